@@ -1,0 +1,212 @@
+"""Deterministic synthetic VOS data in the DAVIS layout.
+
+Each video shows 1-3 textured shapes moving over a textured background. Trajectories are
+sinusoids whose amplitude may carry a shape past the frame border, so objects leave and
+re-enter; shapes are drawn in depth order, so nearer shapes occlude farther ones and masks hold
+only the visible pixels. Everything derives from one seed: the same seed gives the same bytes.
+
+Layout written under ``out``::
+
+    JPEGImages/<video>/00000.jpg ...   RGB frames
+    Annotations/<video>/00000.png ...  palette PNG masks, 0 = background, k = object k
+    ImageSets/train.txt, ImageSets/val.txt   one video name per line
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+SHAPES = ("ellipse", "rectangle", "triangle")
+
+
+@dataclass(frozen=True)
+class SynthSpec:
+    """Sizes of a synthetic set."""
+
+    train_videos: int = 48
+    val_videos: int = 8
+    frames: int = 16
+    width: int = 192
+    height: int = 144
+    max_objects: int = 3
+
+
+@dataclass(frozen=True)
+class MovingShape:
+    """One object: a textured shape on a sinusoidal path."""
+
+    kind: str
+    radius: float
+    center: tuple[float, float]
+    amplitude: tuple[float, float]
+    frequency: tuple[float, float]
+    phase: tuple[float, float]
+    angle_speed: float
+    texture: np.ndarray  # (2r, 2r, 3) uint8, tiled under the shape
+
+    def position(self, t: int) -> tuple[float, float]:
+        x = self.center[0] + self.amplitude[0] * np.sin(self.frequency[0] * t + self.phase[0])
+        y = self.center[1] + self.amplitude[1] * np.sin(self.frequency[1] * t + self.phase[1])
+        return x, y
+
+
+def davis_palette() -> list[int]:
+    """The 256-colour palette used by DAVIS / PASCAL VOC masks (flat RGB list)."""
+    palette = []
+    for index in range(256):
+        r = g = b = 0
+        value = index
+        for bit in range(8):
+            r |= ((value >> 0) & 1) << (7 - bit)
+            g |= ((value >> 1) & 1) << (7 - bit)
+            b |= ((value >> 2) & 1) << (7 - bit)
+            value >>= 3
+        palette += [r, g, b]
+    return palette
+
+
+def _texture(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """Two-colour stripes or checks with noise: enough structure for features to track."""
+    base, accent = rng.integers(30, 226, size=(2, 3))
+    yy, xx = np.mgrid[0:height, 0:width]
+    period = rng.integers(4, 12)
+    if rng.random() < 0.5:
+        theta = rng.uniform(0, np.pi)
+        pattern = np.sin((xx * np.cos(theta) + yy * np.sin(theta)) * 2 * np.pi / period) > 0
+    else:
+        pattern = ((xx // period) + (yy // period)) % 2 == 0
+    image = np.where(pattern[..., None], base, accent).astype(np.float32)
+    image += rng.normal(0, 8, size=image.shape)
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def _background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """A smooth colour gradient with soft blobs, darker than most objects."""
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    corners = rng.integers(0, 120, size=(2, 3)).astype(np.float32)
+    mix = (xx / width + yy / height)[..., None] / 2
+    image = corners[0] * (1 - mix) + corners[1] * mix
+    for _ in range(6):
+        cx, cy = rng.uniform(0, width), rng.uniform(0, height)
+        sigma = rng.uniform(8, 30)
+        blob = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * sigma**2))
+        image += blob[..., None] * rng.uniform(-40, 40, size=3)
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def _random_shape(rng: np.random.Generator, spec: SynthSpec) -> MovingShape:
+    radius = rng.uniform(0.10, 0.20) * min(spec.width, spec.height)
+    # Amplitudes up to ~0.7 of the frame let some objects leave the frame and come back.
+    amplitude = (rng.uniform(0.1, 0.7) * spec.width, rng.uniform(0.1, 0.5) * spec.height)
+    size = int(2 * radius) + 2
+    return MovingShape(
+        kind=SHAPES[rng.integers(len(SHAPES))],
+        radius=radius,
+        center=(rng.uniform(0.3, 0.7) * spec.width, rng.uniform(0.3, 0.7) * spec.height),
+        amplitude=amplitude,
+        frequency=(rng.uniform(0.15, 0.45), rng.uniform(0.15, 0.45)),
+        phase=(rng.uniform(0, 2 * np.pi), rng.uniform(0, 2 * np.pi)),
+        angle_speed=rng.uniform(-0.2, 0.2),
+        texture=_texture(rng, size, size),
+    )
+
+
+def _shape_mask(shape: MovingShape, t: int, height: int, width: int) -> np.ndarray:
+    """Boolean mask of ``shape`` at frame ``t`` (may be empty when it is outside the frame)."""
+    x, y = shape.position(t)
+    r = shape.radius
+    angle = shape.angle_speed * t
+    canvas = np.zeros((height, width), np.uint8)
+    if shape.kind == "ellipse":
+        axes = (int(r), int(r * 0.7))
+        cv2.ellipse(canvas, (int(x), int(y)), axes, np.degrees(angle), 0, 360, 1, -1)
+    else:
+        count = 4 if shape.kind == "rectangle" else 3
+        corners = [angle + np.pi / 4 + k * 2 * np.pi / count for k in range(count)]
+        points = np.array([[x + r * np.cos(a), y + r * np.sin(a)] for a in corners])
+        cv2.fillPoly(canvas, [np.round(points).astype(np.int32)], 1)
+    return canvas.astype(bool)
+
+
+def _paste_texture(frame: np.ndarray, mask: np.ndarray, shape: MovingShape, t: int) -> None:
+    """Fill ``mask`` pixels of ``frame`` with the shape's texture, moving with the shape."""
+    ys, xs = np.nonzero(mask)
+    x, y = shape.position(t)
+    size = shape.texture.shape[0]
+    tex_y = (ys - int(y) + size // 2) % size
+    tex_x = (xs - int(x) + size // 2) % size
+    frame[ys, xs] = shape.texture[tex_y, tex_x]
+
+
+def render_video(rng: np.random.Generator, spec: SynthSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Frames (T, H, W, 3) uint8 and masks (T, H, W) uint8 of one video.
+
+    Re-draws a video until object 1 is visible in frame 0, so first-frame prompting is possible.
+    """
+    while True:
+        num_objects = int(rng.integers(1, spec.max_objects + 1))
+        shapes = [_random_shape(rng, spec) for _ in range(num_objects)]
+        background = _background(rng, spec.height, spec.width)
+        frames = np.empty((spec.frames, spec.height, spec.width, 3), np.uint8)
+        masks = np.zeros((spec.frames, spec.height, spec.width), np.uint8)
+        for t in range(spec.frames):
+            frame = background.copy()
+            for object_id, shape in enumerate(shapes, start=1):  # later shapes are nearer
+                mask = _shape_mask(shape, t, spec.height, spec.width)
+                _paste_texture(frame, mask, shape, t)
+                masks[t][mask] = object_id
+            frames[t] = frame
+        if (masks[0] == 1).sum() >= 20:
+            return frames, masks
+
+
+def _write_video(root: Path, name: str, frames: np.ndarray, masks: np.ndarray) -> None:
+    image_dir = root / "JPEGImages" / name
+    mask_dir = root / "Annotations" / name
+    image_dir.mkdir(parents=True)
+    mask_dir.mkdir(parents=True)
+    palette = davis_palette()
+    for t, (frame, mask) in enumerate(zip(frames, masks, strict=True)):
+        Image.fromarray(frame).save(image_dir / f"{t:05d}.jpg", quality=92)
+        png = Image.fromarray(mask, mode="P")
+        png.putpalette(palette)
+        png.save(mask_dir / f"{t:05d}.png")
+
+
+def generate(out: Path, seed: int, spec: SynthSpec = SynthSpec(), progress: bool = True) -> Path:
+    """Write a synthetic set to ``out`` (which must not exist yet) and return it.
+
+    The set is built in a temporary sibling folder and renamed into place, so an interrupted
+    run never leaves a half-written ``out`` behind.
+    """
+    out = Path(out)
+    if out.exists():
+        raise FileExistsError(f"{out} already exists: remove it or choose another --out")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        rng = np.random.default_rng(seed)
+        splits = {"train": spec.train_videos, "val": spec.val_videos}
+        (staging / "ImageSets").mkdir()
+        total = sum(splits.values())
+        with tqdm(total=total, desc="synthetic videos", unit="video", disable=not progress) as bar:
+            for split, count in splits.items():
+                names = [f"{split}_{index:04d}" for index in range(count)]
+                for name in names:
+                    frames, masks = render_video(rng, spec)
+                    _write_video(staging, name, frames, masks)
+                    bar.update()
+                (staging / "ImageSets" / f"{split}.txt").write_text("\n".join(names) + "\n")
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out

@@ -1,0 +1,99 @@
+"""``training_ext.trainer.Trainer``: the stock SAM2 trainer, made to run on any machine.
+
+Named as ``trainer._target_`` in our configs. It changes only what a machine without CUDA
+needs; the training loop, losses, optimiser, data order and checkpoints are the stock ones, so
+the loss sequence equals stock ``python -m training.train`` on the same config and seed.
+
+- ``accelerator: auto`` picks cuda when a GPU is visible, else cpu.
+- On cpu: gloo instead of nccl, AMP and pinned memory off, torch threads split across the
+  ranks of a machine, CPU-side gather for meters, and a memory meter that reports resident
+  memory (the stock one calls CUDA after every step and crashes).
+- A tqdm progress bar over each training epoch on rank 0 (``progress_bar: false`` to hide).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import torch
+import training.trainer as stock
+from tqdm import tqdm
+
+from training_ext.accelerator import cpu_threads_per_rank, resolve_accelerator
+from training_ext.memory_meter import DeviceMemMeter
+
+
+class Trainer(stock.Trainer):
+    def __init__(
+        self,
+        *,
+        data: Any,
+        accelerator: str = "auto",
+        optim: Any = None,
+        distributed: Any = None,
+        progress_bar: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        device_type = resolve_accelerator(accelerator)
+        if device_type == "cpu":
+            _prepare_cpu_process(data, optim, distributed)
+        self.progress_bar = progress_bar
+        super().__init__(
+            data=data,
+            accelerator=device_type,
+            optim=optim,
+            distributed=distributed,
+            **kwargs,
+        )
+
+    def train_epoch(self, train_loader: Iterable) -> dict:
+        with _stock_mem_meter_replaced_by(DeviceMemMeter):
+            return super().train_epoch(self._with_progress_bar(train_loader))
+
+    def _with_progress_bar(self, loader: Iterable) -> Iterable:
+        if not self.progress_bar or self.distributed_rank != 0:
+            return loader
+        return _ProgressLoader(loader, desc=f"epoch {int(self.epoch) + 1}/{self.max_epochs}")
+
+
+class _ProgressLoader:
+    """A loader that keeps ``len()`` (the stock loop needs it) and shows a tqdm bar."""
+
+    def __init__(self, loader: Iterable, desc: str) -> None:
+        self.loader = loader
+        self.desc = desc
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self) -> Iterator:
+        return iter(tqdm(self.loader, total=len(self), desc=self.desc, unit="step"))
+
+
+def _prepare_cpu_process(data: Any, optim: Any, distributed: Any) -> None:
+    """Adjust this process and the (already resolved) config sections for CPU training."""
+    torch.set_num_threads(cpu_threads_per_rank())
+    os.environ.setdefault("MDETR_CPU_REDUCE", "1")  # meters gather over gloo, not cuda
+    for phase_conf in data.values():
+        if phase_conf is not None and "pin_memory" in phase_conf:
+            phase_conf.pin_memory = False
+    if optim is not None and optim.get("amp") is not None:
+        optim.amp.enabled = False  # autocast is a no-op on CPU for float16; bf16 was 2.6x slower
+    if distributed is not None and distributed.get("backend") == "nccl":
+        logging.warning("distributed.backend=nccl needs CUDA; using gloo on this CPU machine")
+        distributed.backend = "gloo"
+
+
+@contextlib.contextmanager
+def _stock_mem_meter_replaced_by(meter_class: type) -> Iterator[None]:
+    """Let the stock ``train_epoch`` build ``meter_class`` where it builds its ``MemMeter``."""
+    original = stock.MemMeter
+    stock.MemMeter = meter_class
+    try:
+        yield
+    finally:
+        stock.MemMeter = original

@@ -1,0 +1,108 @@
+"""Checks on a composed training config that must pass before anything is written or spawned."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import InterpolationResolutionError, MissingMandatoryValue
+
+from training_ext.accelerator import resolve_accelerator
+from training_ext.errors import UserError
+
+_ENV_NOT_FOUND = re.compile(r"Environment variable '([^']+)' not found")
+_HOW_TO_SET = {
+    "dataset.root": "export SAM2_DATASET=/path/to/data or pass dataset.root=/path/to/data",
+    "pretrained.path": (
+        "export SAM2_CHECKPOINTS=/dir/with/checkpoints or pass pretrained.path=/path/to/file.pt"
+    ),
+}
+
+
+def validate_training_config(cfg: DictConfig, runs_here: bool = True) -> None:
+    """Raise a one-line UserError for the first problem found in ``cfg``.
+
+    ``runs_here``: training runs on this machine (not submitted to a cluster), so the devices
+    it asks for must be present here.
+    """
+    for key in _HOW_TO_SET:  # the keys users set most: resolve them first for a precise message
+        if _has_key(cfg, key):
+            _resolve(cfg, key)
+    _resolve(cfg)
+    _check_dataset_paths(cfg)
+    _check_pretrained_checkpoint(cfg)
+    if runs_here:
+        _check_devices(cfg)
+
+
+def _has_key(cfg: DictConfig, key: str) -> bool:
+    parent, _, leaf = key.rpartition(".")
+    node = OmegaConf.select(cfg, parent, throw_on_resolution_failure=False) if parent else cfg
+    return isinstance(node, DictConfig) and leaf in node
+
+
+def _resolve(cfg: DictConfig, key: str | None = None) -> None:
+    """Resolve ``key`` (or the whole config) and explain the first value that cannot be."""
+    try:
+        if key is None:
+            OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+        else:
+            OmegaConf.select(cfg, key, throw_on_missing=True)
+    except MissingMandatoryValue as error:
+        missing = key or error.full_key
+        how = _HOW_TO_SET.get(missing, f"pass {missing}=<value>")
+        raise UserError(f"{missing} has no value: {how}") from None
+    except InterpolationResolutionError as error:
+        raise _resolution_error(key or error.full_key, error) from None
+
+
+def _resolution_error(key: str, error: Exception) -> UserError:
+    missing_env = _ENV_NOT_FOUND.search(str(error))
+    if missing_env:
+        how = _HOW_TO_SET.get(key, f"export {missing_env.group(1)}=... or pass {key}=<value>")
+        return UserError(f"{key} is not set (${missing_env.group(1)} is undefined): {how}")
+    return UserError(f"{key}: {str(error).splitlines()[0]}")
+
+
+def _check_dataset_paths(cfg: DictConfig) -> None:
+    dataset = cfg.get("dataset")
+    if not isinstance(dataset, DictConfig):
+        return
+    for key in ("img_folder", "gt_folder"):
+        folder = dataset.get(key)
+        if folder is not None and not Path(folder).is_dir():
+            raise UserError(
+                f"dataset.{key}: folder {folder} does not exist; point SAM2_DATASET or "
+                f"dataset.root at a folder holding JPEGImages/ and Annotations/, "
+                f"or pass dataset.{key}=/path"
+            )
+    file_list = dataset.get("file_list_txt")
+    if file_list is not None and not Path(file_list).is_file():
+        raise UserError(
+            f"dataset.file_list_txt: file {file_list} does not exist; "
+            "pass dataset.file_list_txt=/path/to/list.txt, or null to use every video"
+        )
+
+
+def _check_pretrained_checkpoint(cfg: DictConfig) -> None:
+    initializer = OmegaConf.select(cfg, "trainer.checkpoint.model_weight_initializer")
+    if initializer is None:
+        return
+    path = OmegaConf.select(initializer, "state_dict.checkpoint_path")
+    if path is not None and not Path(path).is_file():
+        raise UserError(f"pretrained checkpoint {path} not found: {_HOW_TO_SET['pretrained.path']}")
+
+
+def _check_devices(cfg: DictConfig) -> None:
+    accelerator = resolve_accelerator(OmegaConf.select(cfg, "trainer.accelerator", default="auto"))
+    ranks = cfg.launcher.gpus_per_node
+    if ranks < 1:
+        raise UserError(f"--num-gpus / launcher.gpus_per_node must be >= 1, got {ranks}")
+    if accelerator == "cuda" and ranks > torch.cuda.device_count():
+        raise UserError(
+            f"{ranks} GPUs per node requested (--num-gpus / launcher.gpus_per_node) but only "
+            f"{torch.cuda.device_count()} CUDA GPU(s) are visible: pass --num-gpus "
+            f"{torch.cuda.device_count()}"
+        )
