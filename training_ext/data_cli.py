@@ -1,6 +1,6 @@
 """``sam2-data``: dataset preparation commands.
 
-    sam2-data synth --out data/synthetic --seed 0     # DAVIS-layout synthetic train/val set
+sam2-data synth --out data/synthetic --seed 0     # DAVIS-layout synthetic train/val set
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ the loss sequence equals stock ``python -m training.train`` on the same config a
 - On cpu: gloo instead of nccl, AMP and pinned memory off, torch threads split across the
   ranks of a machine, CPU-side gather for meters, and a memory meter that reports resident
   memory (the stock one calls CUDA after every step and crashes).
-- A tqdm progress bar over each training epoch on rank 0 (``progress_bar: false`` to hide).
+- A tqdm progress bar over each training epoch on rank 0, when stderr is a terminal.
 """
 
 from __future__ import annotations
@@ -35,13 +35,11 @@ class Trainer(stock.Trainer):
         accelerator: str = "auto",
         optim: Any = None,
         distributed: Any = None,
-        progress_bar: bool = True,
         **kwargs: Any,
     ) -> None:
         device_type = resolve_accelerator(accelerator)
         if device_type == "cpu":
             _prepare_cpu_process(data, optim, distributed)
-        self.progress_bar = progress_bar
         super().__init__(
             data=data,
             accelerator=device_type,
@@ -49,13 +47,21 @@ class Trainer(stock.Trainer):
             distributed=distributed,
             **kwargs,
         )
+        logging.info(
+            "Device %s; %d torch threads in this rank", device_type, torch.get_num_threads()
+        )
+
+    def run(self) -> None:
+        super().run()
+        if self.logger.tb_logger is not None:
+            self.logger.tb_logger.flush()  # the stock writer flushes only at exit
 
     def train_epoch(self, train_loader: Iterable) -> dict:
         with _stock_mem_meter_replaced_by(DeviceMemMeter):
             return super().train_epoch(self._with_progress_bar(train_loader))
 
     def _with_progress_bar(self, loader: Iterable) -> Iterable:
-        if not self.progress_bar or self.distributed_rank != 0:
+        if self.distributed_rank != 0:
             return loader
         return _ProgressLoader(loader, desc=f"epoch {int(self.epoch) + 1}/{self.max_epochs}")
 
@@ -71,7 +77,8 @@ class _ProgressLoader:
         return len(self.loader)
 
     def __iter__(self) -> Iterator:
-        return iter(tqdm(self.loader, total=len(self), desc=self.desc, unit="step"))
+        # disable=None: no bar when stderr is not a terminal (CI logs, SLURM output files).
+        return iter(tqdm(self.loader, total=len(self), desc=self.desc, unit="step", disable=None))
 
 
 def _prepare_cpu_process(data: Any, optim: Any, distributed: Any) -> None:

@@ -1,0 +1,44 @@
+# Quick start: `make demo` (sets up .venv when needed, trains the tiny demo on CPU), `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# torch first, from the local wheel cache on our machines; override for another CUDA build.
+TORCH_PACKAGES ?= torch==2.14.1 torchvision==0.29.1
+# sam2's CUDA extension (mask hole filling at inference) only where a GPU toolchain exists.
+SAM2_BUILD_CUDA ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo 1 || echo 0)
+DEMO_DATA ?= data/synthetic
+DEMO_RUN ?= sam2_logs/demo
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test lint format clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet $(TORCH_PACKAGES) setuptools wheel
+	# sam2 is an sdist that builds against torch: reuse the venv's torch (no second download).
+	SAM2_BUILD_CUDA=$(SAM2_BUILD_CUDA) $(BIN)/pip install --quiet --no-build-isolation sam2==1.1.0
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+$(DEMO_DATA): | $(STAMP)
+	$(BIN)/sam2-data synth --out $(DEMO_DATA) --seed 0
+
+demo: $(STAMP) $(DEMO_DATA)
+	$(BIN)/sam2-train -c demo dataset.root=$(CURDIR)/$(DEMO_DATA) \
+		launcher.experiment_log_dir=$(CURDIR)/$(DEMO_RUN)
+
+test: $(STAMP)
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(DEMO_DATA) $(DEMO_RUN) .pytest_cache

@@ -1,0 +1,100 @@
+"""Shared fixtures: a small synthetic dataset and helpers that run our commands as users do."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+# A small set: 10 train videos x multiplier 2 = 20 training steps per epoch on one rank.
+TRAIN_VIDEOS = 10
+STEPS_PER_EPOCH = 2 * TRAIN_VIDEOS
+# Demo recipe, trimmed for tests: one epoch, every step's loss logged.
+FAST_OVERRIDES = ["scratch.num_epochs=1", "trainer.logging.log_scalar_frequency=1"]
+
+
+def run_command(
+    name: str,
+    *args: str,
+    env: dict | None = None,
+    unset: tuple[str, ...] = (),
+    cwd: Path | None = None,
+    timeout: int = 600,
+) -> subprocess.CompletedProcess:
+    """Run one of our console scripts (from this venv) and capture its output."""
+    full_env = {k: v for k, v in {**os.environ, **(env or {})}.items() if k not in unset}
+    return subprocess.run(
+        [str(BIN / name), *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=timeout,
+    )
+
+
+def check_ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    assert result.returncode == 0, (
+        f"exit {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    )
+    return result
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> str:
+    """Exit code 2, a single line on stderr containing ``fragments``, no traceback."""
+    assert result.returncode == 2, (result.returncode, result.stdout[-2000:], result.stderr[-2000:])
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture(scope="session")
+def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("data") / "synthetic"
+    check_ok(
+        run_command(
+            "sam2-data",
+            "synth",
+            "--out",
+            root,
+            "--seed",
+            "3",
+            "--train-videos",
+            TRAIN_VIDEOS,
+            "--val-videos",
+            2,
+            "--frames",
+            8,
+        )
+    )
+    return root
+
+
+@pytest.fixture(scope="session")
+def demo_run(synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One epoch of the demo recipe; tests copy it before changing it."""
+    run_dir = tmp_path_factory.mktemp("runs") / "demo"
+    check_ok(
+        run_command(
+            "sam2-train",
+            "-c",
+            "demo",
+            f"dataset.root={synthetic_root}",
+            f"launcher.experiment_log_dir={run_dir}",
+            *FAST_OVERRIDES,
+        )
+    )
+    return run_dir
+
+
+def copy_run(run_dir: Path, destination: Path) -> Path:
+    shutil.copytree(run_dir, destination)
+    return destination
