@@ -1,4 +1,4 @@
-"""The training-loss curve of a run, read from its TensorBoard logs and saved as a PNG."""
+"""The training-loss curve of a run, saved as a PNG."""
 
 from __future__ import annotations
 
@@ -8,29 +8,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
-from tensorboard.util.tensor_util import make_ndarray  # noqa: E402
 
-STEP_LOSS_PREFIX = "Step_Losses/Losses/train_"
-
-
-def read_step_losses(tensorboard_dir: Path) -> pd.DataFrame:
-    """Per-step training losses: columns ``step``, ``loss`` and ``tag`` (one tag per dataset key).
-
-    The stock trainer logs them every ``trainer.logging.log_scalar_frequency`` steps, as
-    "new style" scalars (tensor events).
-    """
-    accumulator = EventAccumulator(str(tensorboard_dir), size_guidance={"tensors": 0})
-    accumulator.Reload()
-    rows = [
-        (event.step, float(make_ndarray(event.tensor_proto)), tag)
-        for tag in accumulator.Tags()["tensors"]
-        if tag.startswith(STEP_LOSS_PREFIX) and tag.endswith("_loss")
-        for event in accumulator.Tensors(tag)
-    ]
-    frame = pd.DataFrame(rows, columns=["step", "loss", "tag"])
-    return frame.sort_values(["tag", "step"]).drop_duplicates(["tag", "step"], keep="last")
+from training_ext.tensorboard_logs import STEP_LOSS_PREFIX, read_step_losses  # noqa: E402
 
 
 def plot_loss_curve(tensorboard_dir: Path, out_png: Path) -> Path | None:

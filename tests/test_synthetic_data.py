@@ -1,0 +1,126 @@
+"""`sam2-data synth`: DAVIS layout, determinism, leaving and re-entering objects, bad input."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import assert_one_line_error, check_ok, run_command
+from training_ext.synthetic_data import SynthSpec, generate
+
+
+def digest(root: Path) -> str:
+    sha = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            sha.update(str(path.relative_to(root)).encode() + path.read_bytes())
+    return sha.hexdigest()
+
+
+def masks_of(video_dir: Path) -> np.ndarray:
+    return np.stack([np.array(Image.open(p)) for p in sorted(video_dir.glob("*.png"))])
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("synth") / "set"
+    spec = SynthSpec(train_videos=12, val_videos=3, frames=16)
+    return generate(root, seed=7, spec=spec, progress=False)
+
+
+def test_davis_layout_and_splits(generated: Path) -> None:
+    train = (generated / "ImageSets" / "train.txt").read_text().split()
+    val = (generated / "ImageSets" / "val.txt").read_text().split()
+    assert len(train) == 12 and len(val) == 3 and not set(train) & set(val)
+    for video in train + val:
+        frames = sorted((generated / "JPEGImages" / video).glob("*.jpg"))
+        masks = sorted((generated / "Annotations" / video).glob("*.png"))
+        assert (
+            [p.stem for p in frames] == [p.stem for p in masks] == [f"{t:05d}" for t in range(16)]
+        )
+        mask = Image.open(masks[0])
+        assert mask.mode == "P" and mask.getpalette()[3:6] == [128, 0, 0]  # DAVIS palette
+        assert Image.open(frames[0]).size == mask.size == (192, 144)
+
+
+def test_first_frame_always_shows_object_one(generated: Path) -> None:
+    for video in (generated / "Annotations").iterdir():
+        assert (masks_of(video)[0] == 1).sum() >= 20
+
+
+def test_objects_vary_leave_and_reenter(generated: Path) -> None:
+    counts, reentries, partly_hidden = set(), 0, 0
+    for video in (generated / "Annotations").iterdir():
+        masks = masks_of(video)
+        ids = [i for i in np.unique(masks) if i]
+        counts.add(len(ids))
+        for object_id in ids:
+            area = (masks == object_id).sum(axis=(1, 2))
+            visible = area > 0
+            first, last = visible.argmax(), len(visible) - 1 - visible[::-1].argmax()
+            reentries += int((~visible[first:last]).any())
+            partly_hidden += int(area.max() > 1.6 * area[visible].min())  # occluded or at a border
+    assert len(counts) >= 2, "object counts should vary between videos"
+    assert reentries >= 1, "some object should leave the frame and come back"
+    assert partly_hidden >= 1
+
+
+def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:
+    spec = SynthSpec(train_videos=2, val_videos=1, frames=4)
+    first = generate(tmp_path / "a", seed=11, spec=spec, progress=False)
+    again = generate(tmp_path / "b", seed=11, spec=spec, progress=False)
+    other = generate(tmp_path / "c", seed=12, spec=spec, progress=False)
+    assert digest(first) == digest(again) != digest(other)
+
+
+def test_cli_writes_the_set(tmp_path: Path) -> None:
+    result = check_ok(
+        run_command(
+            "sam2-data",
+            "synth",
+            "--out",
+            tmp_path / "s",
+            "--seed",
+            "1",
+            "--train-videos",
+            "2",
+            "--val-videos",
+            "1",
+            "--frames",
+            "3",
+        )
+    )
+    assert "2 train + 1 val videos" in result.stdout
+    assert len(list((tmp_path / "s" / "JPEGImages").iterdir())) == 3
+
+
+def test_cli_refuses_an_existing_folder(tmp_path: Path) -> None:
+    (tmp_path / "taken").mkdir()
+    result = run_command("sam2-data", "synth", "--out", tmp_path / "taken")
+    assert_one_line_error(result, "already exists")
+
+
+def test_cli_rejects_tiny_frames(tmp_path: Path) -> None:
+    result = run_command("sam2-data", "synth", "--out", tmp_path / "s", "--width", "8")
+    assert_one_line_error(result, "--width/--height must be >= 32")
+    assert not (tmp_path / "s").exists()
+
+
+def test_interrupted_generation_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import training_ext.synthetic_data as synthetic
+
+    def fail(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(synthetic, "_write_video", fail)
+    with pytest.raises(KeyboardInterrupt):
+        generate(
+            tmp_path / "s", seed=0, spec=SynthSpec(train_videos=1, val_videos=1), progress=False
+        )
+    assert list(tmp_path.iterdir()) == []
