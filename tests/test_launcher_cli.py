@@ -68,6 +68,12 @@ def test_stock_flags_are_written_into_the_config() -> None:
     assert submitit["name"] == "demo"
 
 
+def test_flags_and_overrides_may_be_interleaved() -> None:
+    cfg = composed("scratch.base_lr=3e-4", "-c", "demo", "scratch.num_frames=6", "--num-gpus", "2")
+    assert (cfg["scratch"]["base_lr"], cfg["scratch"]["num_frames"]) == (3e-4, 6)
+    assert cfg["launcher"]["gpus_per_node"] == 2
+
+
 def test_default_experiment_dir_is_the_stock_one(tmp_path: Path) -> None:
     result = check_ok(run_command("sam2-train", "-c", "demo", "--cfg", "job", cwd=tmp_path))
     assert yaml.safe_load(result.stdout)["launcher"]["experiment_log_dir"] == str(
