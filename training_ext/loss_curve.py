@@ -21,7 +21,7 @@ def plot_loss_curve(tensorboard_dir: Path, out_png: Path) -> Path | None:
     for tag, series in losses.groupby("tag"):
         name = tag.removeprefix(STEP_LOSS_PREFIX)
         axis.plot(series.step, series.loss, alpha=0.3, linewidth=1)
-        window = max(1, len(series) // 20)
+        window = max(1, len(series) // 15)
         smooth = series.loss.rolling(window, min_periods=1).mean()
         axis.plot(series.step, smooth, linewidth=2, label=f"{name} (moving mean of {window})")
     axis.set_xlabel("training step")
