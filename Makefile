@@ -25,9 +25,17 @@ $(STAMP): pyproject.toml
 $(DEMO_DATA): | $(STAMP)
 	$(BIN)/sam2-data synth --out $(DEMO_DATA) --seed 0
 
+DEMO_EVAL = --data $(DEMO_DATA) --videos $(DEMO_DATA)/ImageSets/val.txt --processes 2
+
 demo: $(STAMP) $(DEMO_DATA)
 	$(BIN)/sam2-train -c demo dataset.root=$(CURDIR)/$(DEMO_DATA) \
 		launcher.experiment_log_dir=$(CURDIR)/$(DEMO_RUN)
+	rm -rf $(DEMO_RUN)/eval_random_init $(DEMO_RUN)/eval_trained
+	$(BIN)/sam2-eval run --config demo $(DEMO_EVAL) --out $(DEMO_RUN)/eval_random_init
+	$(BIN)/sam2-eval run --run $(DEMO_RUN) $(DEMO_EVAL) --out $(DEMO_RUN)/eval_trained \
+		--gif val_0000
+	$(BIN)/sam2-eval compare "random init=$(DEMO_RUN)/eval_random_init" \
+		"trained=$(DEMO_RUN)/eval_trained" --out $(DEMO_RUN)/j_and_f_per_video.png
 
 test: $(STAMP)
 	$(BIN)/pytest -q

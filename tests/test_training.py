@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
+import pytest
 import torch
 
 from conftest import FAST_OVERRIDES, STEPS_PER_EPOCH, check_ok, copy_run, run_command
 from training_ext.accelerator import available_cores
+from training_ext.tensorboard_logs import read_tensorboard_series
 
 
 def load_checkpoint(run_dir: Path) -> dict:
@@ -26,6 +29,19 @@ def test_one_epoch_writes_checkpoint_logs_and_loss_curve(demo_run: Path) -> None
     stats = [json.loads(line) for line in (demo_run / "logs" / "train_stats.json").open()]
     assert len(stats) == 1 and stats[0]["Trainer/steps_train"] == STEPS_PER_EPOCH
     assert "Device cpu" in (demo_run / "logs" / "log.txt").read_text()
+
+
+def test_vos_validation_runs_after_training_and_keeps_the_best(demo_run: Path) -> None:
+    """The demo config validates on the held-out videos (J&F) without a stock `data.val`."""
+    scores = pd.read_csv(demo_run / "logs" / "validation" / "scores.csv")
+    assert list(scores.epoch) == [0] and 0 <= scores["J&F"][0] <= 1
+    epoch_dir = demo_run / "logs" / "validation" / "epoch_000"
+    assert len(list((epoch_dir / "predictions").iterdir())) == 2  # the val split
+    assert (epoch_dir / "per_video.csv").is_file()
+    best = torch.load(demo_run / "checkpoints" / "best.pt", map_location="cpu")
+    assert best["epoch"] == 1
+    logged = read_tensorboard_series(demo_run / "tensorboard", "Validation/J&F")
+    assert logged.value.tolist() == pytest.approx([scores["J&F"][0]])
 
 
 def test_rerun_resumes_from_the_checkpoint(

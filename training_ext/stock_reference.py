@@ -19,10 +19,12 @@ _STOCK_TRAIN_ON_CPU = (
     "runpy.run_module('training.train', run_name='__main__', alter_sys=True)"
 )
 
-# A config that the stock trainer accepts on CPU: `demo` with the CPU settings spelled out.
+# A config that the stock trainer accepts on CPU: `demo` with the CPU settings spelled out and
+# without our VOS validation (a `training_ext.trainer.Trainer` option).
 STOCK_CPU_DEMO_YAML = """\
 defaults:
   - demo
+  - override validation: none
   - _self_
 trainer:
   _target_: training.trainer.Trainer

@@ -24,6 +24,8 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from training_ext.masks_io import write_palette_mask
+
 SHAPES = ("ellipse", "rectangle", "triangle")
 
 
@@ -56,21 +58,6 @@ class MovingShape:
         x = self.center[0] + self.amplitude[0] * np.sin(self.frequency[0] * t + self.phase[0])
         y = self.center[1] + self.amplitude[1] * np.sin(self.frequency[1] * t + self.phase[1])
         return x, y
-
-
-def davis_palette() -> list[int]:
-    """The 256-colour palette used by DAVIS / PASCAL VOC masks (flat RGB list)."""
-    palette = []
-    for index in range(256):
-        r = g = b = 0
-        value = index
-        for bit in range(8):
-            r |= ((value >> 0) & 1) << (7 - bit)
-            g |= ((value >> 1) & 1) << (7 - bit)
-            b |= ((value >> 2) & 1) << (7 - bit)
-            value >>= 3
-        palette += [r, g, b]
-    return palette
 
 
 def _texture(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
@@ -173,12 +160,9 @@ def _write_video(root: Path, name: str, frames: np.ndarray, masks: np.ndarray) -
     mask_dir = root / "Annotations" / name
     image_dir.mkdir(parents=True)
     mask_dir.mkdir(parents=True)
-    palette = davis_palette()
     for t, (frame, mask) in enumerate(zip(frames, masks, strict=True)):
         Image.fromarray(frame).save(image_dir / f"{t:05d}.jpg", quality=92)
-        png = Image.fromarray(mask, mode="P")
-        png.putpalette(palette)
-        png.save(mask_dir / f"{t:05d}.png")
+        write_palette_mask(mask_dir / f"{t:05d}.png", mask)
 
 
 def generate(out: Path, seed: int, spec: SynthSpec = SynthSpec(), progress: bool = True) -> Path:

@@ -9,6 +9,8 @@ the loss sequence equals stock ``python -m training.train`` on the same config a
   ranks of a machine, CPU-side gather for meters, and a memory meter that reports resident
   memory (the stock one calls CUDA after every step and crashes).
 - A tqdm progress bar over each training epoch on rank 0, when stderr is a terminal.
+- ``vos_validation``: VOS validation (predict + J&F) in place of the stock val phase, logged to
+  TensorBoard and ``logs/validation/``, keeping ``checkpoints/best.pt`` (see vos_validation.py).
 """
 
 from __future__ import annotations
@@ -16,15 +18,19 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import torch
 import training.trainer as stock
 from tqdm import tqdm
+from training.utils.distributed import barrier
 
 from training_ext.accelerator import cpu_threads_per_rank, resolve_accelerator
 from training_ext.memory_meter import DeviceMemMeter
+from training_ext.vos_validation import BEST_METRIC, VOSValidation
 
 
 class Trainer(stock.Trainer):
@@ -35,6 +41,7 @@ class Trainer(stock.Trainer):
         accelerator: str = "auto",
         optim: Any = None,
         distributed: Any = None,
+        vos_validation: Any = None,
         **kwargs: Any,
     ) -> None:
         device_type = resolve_accelerator(accelerator)
@@ -50,11 +57,41 @@ class Trainer(stock.Trainer):
         logging.info(
             "Device %s; %d torch threads in this rank", device_type, torch.get_num_threads()
         )
+        self.vos_validation = VOSValidation(**vos_validation) if vos_validation else None
 
     def run(self) -> None:
         super().run()
         if self.logger.tb_logger is not None:
             self.logger.tb_logger.flush()  # the stock writer flushes only at exit
+
+    def run_val(self) -> None:
+        if self.vos_validation is None:
+            super().run_val()
+            return
+        if self.distributed_rank == 0:
+            self._run_vos_validation()
+        barrier()
+
+    def _run_vos_validation(self) -> None:
+        epoch = int(self.epoch)
+        summary = self.vos_validation.evaluate(
+            stock.unwrap_ddp_if_wrapped(self.model),
+            self.model_conf,
+            epoch,
+            Path(self.logging_conf.log_dir) / "validation",
+        )
+        for name, value in summary.items():
+            self.logger.log(f"Validation/{name}", value, epoch)
+        logging.info("VOS validation after epoch %d: %s", epoch, summary)
+        key = f"Validation/{BEST_METRIC}"
+        if summary[BEST_METRIC] > self.best_meter_values.get(key, float("-inf")):
+            self.best_meter_values[key] = summary[BEST_METRIC]
+            checkpoints = Path(self.checkpoint_conf.save_dir)
+            shutil.copyfile(checkpoints / "checkpoint.pt", checkpoints / "best.pt.tmp")
+            os.replace(checkpoints / "best.pt.tmp", checkpoints / "best.pt")
+            logging.info(
+                "New best %s %.4f: saved %s", key, summary[BEST_METRIC], checkpoints / "best.pt"
+            )
 
     def train_epoch(self, train_loader: Iterable) -> dict:
         with _stock_mem_meter_replaced_by(DeviceMemMeter):

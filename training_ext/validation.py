@@ -11,6 +11,7 @@ from omegaconf.errors import InterpolationResolutionError, MissingMandatoryValue
 
 from training_ext.accelerator import resolve_accelerator
 from training_ext.errors import UserError
+from training_ext.vos_inference import PROMPT_FRAMES, PROMPTS
 
 _ENV_NOT_FOUND = re.compile(r"Environment variable '([^']+)' not found")
 _HOW_TO_SET = {
@@ -33,6 +34,7 @@ def validate_training_config(cfg: DictConfig, runs_here: bool = True) -> None:
     _resolve(cfg)
     _check_dataset_paths(cfg)
     _check_pretrained_checkpoint(cfg)
+    _check_vos_validation(cfg)
     if runs_here:
         _check_devices(cfg)
 
@@ -84,6 +86,31 @@ def _check_dataset_paths(cfg: DictConfig) -> None:
             f"dataset.file_list_txt: file {file_list} does not exist; "
             "pass dataset.file_list_txt=/path/to/list.txt, or null to use every video"
         )
+
+
+def _check_vos_validation(cfg: DictConfig) -> None:
+    section = OmegaConf.select(cfg, "trainer.vos_validation")
+    if section is None:
+        return
+    for folder in ("JPEGImages", "Annotations"):
+        if not (Path(section.data_root) / folder).is_dir():
+            raise UserError(
+                f"trainer.vos_validation.data_root: {section.data_root} has no {folder}/ folder; "
+                "pass trainer.vos_validation.data_root=/path/to/val/data or validation=none"
+            )
+    file_list = section.get("file_list_txt")
+    if file_list is not None and not Path(file_list).is_file():
+        raise UserError(
+            f"trainer.vos_validation.file_list_txt: file {file_list} does not exist; "
+            "pass trainer.vos_validation.file_list_txt=/path/to/list.txt or null"
+        )
+    choices = {"prompt": PROMPTS, "prompt_frame": PROMPT_FRAMES, "score_mode": ("davis", "mosev2")}
+    for key, allowed in choices.items():
+        if section.get(key) not in allowed:
+            raise UserError(
+                f"trainer.vos_validation.{key}={section.get(key)!r} is not one of "
+                f"{', '.join(allowed)}"
+            )
 
 
 def _check_pretrained_checkpoint(cfg: DictConfig) -> None:

@@ -1,0 +1,247 @@
+"""`sam2-eval predict` and `sam2-export` on a trained tiny run, and their bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import assert_one_line_error, check_ok, run_command
+from training_ext.predictor import predictor_model_config
+
+
+def val_videos(root: Path) -> list[str]:
+    return (root / "ImageSets" / "val.txt").read_text().split()
+
+
+def predict(run: Path, data: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    return run_command(
+        "sam2-eval",
+        "predict",
+        "--run",
+        run,
+        "--data",
+        data,
+        "--videos",
+        data / "ImageSets" / "val.txt",
+        "--out",
+        out,
+        *extra,
+    )
+
+
+def test_predict_writes_a_palette_png_per_frame(demo_run: Path, synthetic_root: Path, tmp_path):
+    out = tmp_path / "pred"
+    check_ok(predict(demo_run, synthetic_root, out, "--processes", "2"))
+    assert sorted(p.name for p in out.iterdir()) == sorted(val_videos(synthetic_root))
+    for video in val_videos(synthetic_root):
+        gt_frames = sorted((synthetic_root / "Annotations" / video).glob("*.png"))
+        predicted = sorted((out / video).glob("*.png"))
+        assert [p.name for p in predicted] == [p.name for p in gt_frames]
+        first_gt = np.array(Image.open(gt_frames[0]))
+        first = Image.open(predicted[0])
+        assert first.mode == "P" and first.size == Image.open(gt_frames[0]).size
+        # The first frame is the prompt: its prediction is the given mask, up to the model's
+        # low-resolution (image_size / 4) mask head.
+        predicted_first = np.array(first)
+        for object_id in set(np.unique(first_gt)) - {0}:
+            a, b = predicted_first == object_id, first_gt == object_id
+            assert (a & b).sum() / (a | b).sum() > 0.7
+
+
+@pytest.mark.parametrize(
+    "prompt", [("--prompt", "box"), ("--prompt", "point"), ("--prompt-frame", "appearance")]
+)
+def test_other_prompts(demo_run: Path, synthetic_root: Path, tmp_path: Path, prompt) -> None:
+    out = tmp_path / "pred"
+    check_ok(predict(demo_run, synthetic_root, out, *prompt))
+    video = val_videos(synthetic_root)[0]
+    gt_ids = set(
+        np.unique(np.array(Image.open(synthetic_root / "Annotations" / video / "00000.png")))
+    )
+    for png in (out / video).glob("*.png"):
+        assert set(np.unique(np.array(Image.open(png)))) <= gt_ids | {0} | set(range(1, 4))
+
+
+def test_random_init_from_a_config_name(synthetic_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "pred"
+    result = run_command(
+        "sam2-eval",
+        "predict",
+        "--config",
+        "demo",
+        "--data",
+        synthetic_root,
+        "--videos",
+        synthetic_root / "ImageSets" / "val.txt",
+        "--out",
+        out,
+        env={"SAM2_DATASET": str(synthetic_root)},
+    )
+    check_ok(result)
+    assert len(list(out.iterdir())) == len(val_videos(synthetic_root))
+
+
+def test_checkpoint_of_another_architecture(demo_run: Path, synthetic_root: Path, tmp_path: Path):
+    result = run_command(
+        "sam2-eval",
+        "predict",
+        "--config",
+        "sam2.1_hiera_t_finetune",
+        "--checkpoint",
+        demo_run / "checkpoints" / "checkpoint.pt",
+        "--data",
+        synthetic_root,
+        "--out",
+        tmp_path / "pred",
+        env={"SAM2_DATASET": str(synthetic_root)},
+    )
+    assert_one_line_error(result, "is for another architecture", "missing")
+    assert not (tmp_path / "pred").exists()
+
+
+def test_predict_bad_input(demo_run: Path, synthetic_root: Path, tmp_path: Path) -> None:
+    assert_one_line_error(predict(tmp_path, synthetic_root, tmp_path / "p"), "config_resolved.yaml")
+    assert_one_line_error(predict(demo_run, tmp_path, tmp_path / "p"), "JPEGImages does not exist")
+    (tmp_path / "taken").mkdir()
+    assert_one_line_error(predict(demo_run, synthetic_root, tmp_path / "taken"), "already exists")
+    both = run_command(
+        "sam2-eval",
+        "predict",
+        "--run",
+        demo_run,
+        "--config",
+        "demo",
+        "--data",
+        synthetic_root,
+        "--out",
+        tmp_path / "p",
+    )
+    assert_one_line_error(both, "exactly one of --run DIR or --config NAME")
+
+
+LOAD_EXPORTED = """
+import sys, torch
+from sam2.build_sam import build_sam2, build_sam2_video_predictor
+from sam2.sam2_video_predictor import SAM2VideoPredictor
+weights = sys.argv[1]
+video = build_sam2_video_predictor("predictor", weights, device="cpu")
+image = build_sam2("predictor", weights, device="cpu")
+assert isinstance(video, SAM2VideoPredictor)
+state = torch.load(weights)["model"]
+for model in (video, image):
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in state.items())
+print("loaded", len(state))
+"""
+
+
+def test_export_round_trip(demo_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "exported"
+    check_ok(run_command("sam2-export", "--run", demo_run, "--out", out))
+    exported = torch.load(out / "model.pt")
+    assert list(exported) == ["model"]
+    trained = torch.load(demo_run / "checkpoints" / "checkpoint.pt")["model"]
+    assert all(torch.equal(exported["model"][k], v) for k, v in trained.items())
+    loaded = subprocess.run(
+        [sys.executable, "-c", LOAD_EXPORTED, str(out / "model.pt")],
+        env={"SAM2_CONFIG_PATH": str(out), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+    )
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    assert f"loaded {len(trained)}" in loaded.stdout
+
+
+def test_export_refuses_existing_folder(demo_run: Path, tmp_path: Path) -> None:
+    (tmp_path / "exported").mkdir()
+    result = run_command("sam2-export", "--run", demo_run, "--out", tmp_path / "exported")
+    assert_one_line_error(result, "already exists")
+
+
+def test_derived_predictor_config_equals_the_predictor_group() -> None:
+    """The config derived from a training config is the hand-checked predictor config."""
+    import sam2  # noqa: F401
+    from hydra import compose
+    from omegaconf import OmegaConf
+
+    derived = predictor_model_config(
+        compose(config_name="sam2.1_hiera_b+_finetune", overrides=[]).trainer.model
+    )
+    expected = compose(config_name="predictor/sam2.1_hiera_b+").model
+    assert OmegaConf.to_container(derived) == OmegaConf.to_container(expected)
+
+
+def test_run_scores_zips_and_renders(demo_run: Path, synthetic_root: Path, tmp_path: Path) -> None:
+    out, archive = tmp_path / "eval", tmp_path / "submission.zip"
+    video = val_videos(synthetic_root)[0]
+    result = check_ok(
+        run_command(
+            "sam2-eval",
+            "run",
+            "--run",
+            demo_run,
+            "--data",
+            synthetic_root,
+            "--videos",
+            synthetic_root / "ImageSets" / "val.txt",
+            "--out",
+            out,
+            "--zip",
+            archive,
+            "--gif",
+            video,
+        )
+    )
+    assert "J&F" in result.stdout
+    summary = json.loads((out / "scores" / "summary.json").read_text())
+    assert summary["videos"] == len(val_videos(synthetic_root)) and 0 <= summary["J&F"] <= 1
+    assert (out / "scores" / "per_video.png").stat().st_size > 5_000
+    assert Image.open(out / "overlays" / f"{video}.gif").n_frames == 8
+    with zipfile.ZipFile(archive) as zipped:
+        names = zipped.namelist()
+    assert f"{video}/00000.png" in names and not any(n.startswith("predictions") for n in names)
+    # `score` on the same folders gives the same numbers.
+    rescored = check_ok(
+        run_command(
+            "sam2-eval",
+            "score",
+            "--gt",
+            synthetic_root / "Annotations",
+            "--pred",
+            out / "predictions",
+            "--videos",
+            synthetic_root / "ImageSets" / "val.txt",
+            "--out",
+            tmp_path / "rescored",
+        )
+    )
+    assert "J&F" in rescored.stdout
+    again = json.loads((tmp_path / "rescored" / "summary.json").read_text())
+    assert again["J&F"] == summary["J&F"]
+
+
+def test_compare_two_runs(demo_run: Path, synthetic_root: Path, tmp_path: Path) -> None:
+    common = ("--data", synthetic_root, "--videos", synthetic_root / "ImageSets" / "val.txt")
+    check_ok(run_command("sam2-eval", "run", "--config", "demo", *common, "--out", tmp_path / "a"))
+    check_ok(run_command("sam2-eval", "run", "--run", demo_run, *common, "--out", tmp_path / "b"))
+    result = check_ok(
+        run_command(
+            "sam2-eval",
+            "compare",
+            f"random init={tmp_path / 'a'}",
+            f"trained={tmp_path / 'b'}",
+            "--out",
+            tmp_path / "chart.png",
+        )
+    )
+    assert "random init" in result.stdout and "trained" in result.stdout
+    assert (tmp_path / "chart.png").stat().st_size > 5_000
+    bad = run_command("sam2-eval", "compare", str(tmp_path / "a"), "--out", tmp_path / "c.png")
+    assert_one_line_error(bad, "expected NAME=DIR")

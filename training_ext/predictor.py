@@ -1,0 +1,91 @@
+"""SAM2 video predictors built from training configs, never from hand-written twins.
+
+A training config describes the model under ``trainer.model`` with the ``SAM2Train`` class and
+its training-only arguments (prompt sampling, correction clicks, ...). The predictor config is
+derived from it: the same architecture with those arguments removed, registered in Hydra's
+ConfigStore and built by the stock ``sam2.build_sam.build_sam2_video_predictor`` (which adds its
+usual inference settings: hole filling, dynamic multimask, binarized click masks).
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import torch
+from hydra.core.config_store import ConfigStore
+from omegaconf import DictConfig, OmegaConf
+from sam2.build_sam import build_sam2_video_predictor
+from sam2.modeling.sam2_base import SAM2Base
+from sam2.sam2_video_predictor import SAM2VideoPredictor
+from training.model.sam2 import SAM2Train
+
+from training_ext.errors import UserError
+
+_PREDICTOR_GROUP, _PREDICTOR_NAME = "_sam2_eval", "predictor"
+_TRAINING_ONLY_ARGUMENTS = frozenset(inspect.signature(SAM2Train).parameters) - frozenset(
+    inspect.signature(SAM2Base).parameters
+)
+
+
+def predictor_model_config(training_model: DictConfig) -> DictConfig:
+    """The ``model`` node of a predictor config for the model ``trainer.model`` describes."""
+    model = OmegaConf.to_container(training_model, resolve=True)
+    kept = {key: value for key, value in model.items() if key not in _TRAINING_ONLY_ARGUMENTS}
+    kept["_target_"] = f"{SAM2Base.__module__}.{SAM2Base.__name__}"
+    return OmegaConf.create(kept)
+
+
+def load_run_config(run_dir: Path) -> DictConfig:
+    """The resolved config a ``sam2-train`` run wrote (``<run>/config_resolved.yaml``)."""
+    path = Path(run_dir) / "config_resolved.yaml"
+    if not path.is_file():
+        raise UserError(
+            f"{path} not found: --run must be a training run folder (launcher.experiment_log_dir)"
+        )
+    return OmegaConf.load(path)
+
+
+def build_predictor(
+    training_model: DictConfig, checkpoint: Path | None, device: str | torch.device = "cpu"
+) -> SAM2VideoPredictor:
+    """A ``SAM2VideoPredictor`` of the training model's architecture, weights from ``checkpoint``
+    (a training checkpoint or exported weights: a dict with a ``model`` state dict)."""
+    ConfigStore.instance().store(
+        group=_PREDICTOR_GROUP,
+        name=_PREDICTOR_NAME,
+        node={"model": predictor_model_config(training_model)},
+        package="_global_",
+    )
+    predictor = build_sam2_video_predictor(
+        f"{_PREDICTOR_GROUP}/{_PREDICTOR_NAME}", None, device=str(device)
+    )
+    if checkpoint is not None:
+        load_model_weights(predictor, Path(checkpoint))
+    return predictor
+
+
+def load_model_weights(model: torch.nn.Module, checkpoint: Path) -> None:
+    """Load ``checkpoint["model"]`` strictly, or explain in one line why it does not fit."""
+    if not checkpoint.is_file():
+        raise UserError(f"checkpoint {checkpoint} not found")
+    try:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)["model"]
+    except (KeyError, TypeError, RuntimeError, EOFError) as error:
+        raise UserError(
+            f"{checkpoint} is not a SAM2 checkpoint with a 'model' state dict ({error})"
+        ) from None
+    expected = model.state_dict()
+    missing = sorted(expected.keys() - state.keys())
+    unexpected = sorted(state.keys() - expected.keys())
+    reshaped = sorted(
+        key for key in expected.keys() & state.keys() if expected[key].shape != state[key].shape
+    )
+    if missing or unexpected or reshaped:
+        example = (missing or unexpected or reshaped)[0]
+        raise UserError(
+            f"checkpoint {checkpoint} is for another architecture: {len(missing)} missing, "
+            f"{len(unexpected)} unexpected, {len(reshaped)} differently shaped weights "
+            f"(e.g. {example}); pass the config the checkpoint was trained with"
+        )
+    model.load_state_dict(state, strict=True)
