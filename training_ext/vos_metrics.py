@@ -11,6 +11,8 @@ Conventions (DAVIS 2017 semi-supervised evaluation, MOSEv2 ``tools/score.py``):
   rounded one for F when Ḟ's radius is the smaller.
 - Disks are sampled at offsets -r, -r + 1, ... as ``skimage.morphology.disk`` does, so a
   non-integer radius gives the same (slightly off-centre) structuring element as the references.
+  Below r = 0.586 (MOSEv2, images with a diagonal under 73 px) that disk is empty and OpenCV
+  shifts instead of dilating; reproduced as the reference does it, not corrected.
 
 Callers clear void pixels (255 in the ground truth) from both masks first.
 """
