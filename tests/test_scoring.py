@@ -182,7 +182,9 @@ def test_prediction_missing_a_video(two_videos: tuple[Path, Path]) -> None:
     (pred / "b").rmdir()
     with pytest.raises(UserError) as error:
         score_folders(gt, pred, "davis")
-    assert_one_line(error, f"prediction folder {pred} has no folder for video 'b'")
+    assert_one_line(
+        error, f"prediction folder {pred} has no folder for video 'b' (1 of 2 ground-truth videos"
+    )
 
 
 def test_prediction_missing_a_frame(two_videos: tuple[Path, Path]) -> None:
@@ -192,7 +194,9 @@ def test_prediction_missing_a_frame(two_videos: tuple[Path, Path]) -> None:
     (pred / "a" / "00002.png").unlink()
     with pytest.raises(UserError) as error:
         score_folders(gt, pred, "davis")
-    assert_one_line(error, f"prediction folder {pred / 'a'} is missing frame 00002.png")
+    assert_one_line(
+        error, f"prediction folder {pred / 'a'} is missing frame 00002.png (1 of 3 scored frames"
+    )
 
 
 def test_size_mismatch(two_videos: tuple[Path, Path]) -> None:
@@ -234,3 +238,14 @@ def test_bad_mode(two_videos: tuple[Path, Path]) -> None:
     with pytest.raises(UserError) as error:
         score_folders(*two_videos, mode="ytvos")  # type: ignore[arg-type]
     assert_one_line(error, "'davis' or 'mosev2'", "'ytvos'")
+
+
+def test_unreadable_png_and_hidden_files(two_videos: tuple[Path, Path]) -> None:
+    gt, pred = two_videos
+    (gt / "a" / "._00001.png").write_bytes(b"macOS metadata")  # hidden: ignored
+    (gt / ".cache").mkdir()
+    score_folders(gt, pred, "davis")
+    (pred / "a" / "00002.png").write_bytes(b"not a png")
+    with pytest.raises(UserError) as error:
+        score_folders(gt, pred, "davis")
+    assert_one_line(error, str(pred / "a" / "00002.png"), "cannot be read as an image")
