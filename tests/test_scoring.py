@@ -50,12 +50,13 @@ def assert_one_line(error: pytest.ExceptionInfo[UserError], *fragments: str) -> 
 @pytest.fixture
 def two_videos(tmp_path: Path) -> tuple[Path, Path]:
     """Video 'a': ids 3 and 7, 3 perfect, 7 shifted 3 px in every frame. Video 'b': id 1, perfect
-    except a wrong first and last frame, which are not scored."""
+    except a wrong first and last frame, which are not scored, and a spurious predicted id 5."""
     gt, pred = tmp_path / "gt", tmp_path / "pred"
     write_video(gt / "a", [frame((3, 2, 2, 10), (7, 20, 30, 10))] * 5)
     write_video(pred / "a", [frame((3, 2, 2, 10), (7, 20, 33, 10))] * 5)
     write_video(gt / "b", [frame((1, 5, 5, 8))] * 4)
-    write_video(pred / "b", [frame()] + [frame((1, 5, 5, 8))] * 2 + [frame((1, 30, 40, 8))])
+    spurious = frame((1, 5, 5, 8), (5, 40, 80, 5))
+    write_video(pred / "b", [frame(), spurious, spurious, frame((1, 30, 40, 8))])
     return gt, pred
 
 

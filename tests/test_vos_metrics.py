@@ -122,6 +122,16 @@ def test_adaptive_f_uses_a_tighter_radius_for_small_objects() -> None:
     assert fdot < 0.8
 
 
+def test_mosev2_large_objects_use_the_unrounded_radius() -> None:
+    shape = (480, 854)  # DAVIS radius 8; MOSEv2 uses 7.84 for objects this large
+    gt = square(shape, 100, 100, 200)
+    for shift, mosev2_f_is_one in ((7, True), (8, False)):
+        pred = square(shape, 100, 100 + shift, 200)
+        assert frame_scores(gt, pred, "davis")[1] == 1.0
+        _, f, fdot = frame_scores(gt, pred, "mosev2")
+        assert (f == 1.0) == mosev2_f_is_one and fdot == f
+
+
 def test_empty_masks() -> None:
     empty, blob = np.zeros((30, 30), bool), square((30, 30), 3, 3, 3)
     assert frame_scores(empty, empty, "davis")[:2] == (1.0, 1.0)

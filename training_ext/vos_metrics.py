@@ -87,8 +87,8 @@ def _boundary_f(gt_boundary: np.ndarray, pred_boundary: np.ndarray, radius: floa
     footprint = disk(radius)
     gt_near = cv2.dilate(gt_boundary.view(np.uint8), footprint).view(bool)
     pred_near = cv2.dilate(pred_boundary.view(np.uint8), footprint).view(bool)
-    precision = np.count_nonzero(pred_boundary & gt_near) / n_pred
-    recall = np.count_nonzero(gt_boundary & pred_near) / n_gt
+    precision = int(np.count_nonzero(pred_boundary & gt_near)) / n_pred
+    recall = int(np.count_nonzero(gt_boundary & pred_near)) / n_gt
     if precision + recall == 0:
         return 0.0
     return 2 * precision * recall / (precision + recall)
