@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	SAM2_BUILD_CUDA=$(SAM2_BUILD_CUDA) $(BIN)/pip install --quiet --no-build-isolation sam2==1.1.0
 	$(BIN)/pip install --quiet -e ".[dev]"
 	# Reference scorer for tests/benchmarks; its opencv-python dependency would clash with our
-	# opencv-python-headless (same cv2 module), so no deps: it needs numpy, cv2, skimage, tqdm.
+	# opencv-python-headless (same cv2 module), so no deps (numpy, pillow, tqdm, scikit-image come from above).
 	$(BIN)/pip install --quiet --no-deps vos-benchmark==0.1.0
 	touch $(STAMP)
 
