@@ -20,6 +20,9 @@ $(STAMP): pyproject.toml
 	# sam2 is an sdist that builds against torch: reuse the venv's torch (no second download).
 	SAM2_BUILD_CUDA=$(SAM2_BUILD_CUDA) $(BIN)/pip install --quiet --no-build-isolation sam2==1.1.0
 	$(BIN)/pip install --quiet -e ".[dev]"
+	# Reference scorer for tests/benchmarks. Its opencv-python dependency would clash with our
+	# opencv-python-headless (same cv2 module): no deps; numpy, pillow, tqdm, scikit-image are in.
+	$(BIN)/pip install --quiet --no-deps vos-benchmark==0.1.0
 	touch $(STAMP)
 
 $(DEMO_DATA): | $(STAMP)

@@ -60,7 +60,7 @@ def score_folders(
     videos = _plan(Path(gt_dir), Path(pred_dir), videos)
     for video in videos:  # cheap header checks first: a wrongly saved folder fails at once
         with _open_mask(video.gt_frames[1]) as gt:
-            _open_prediction(video.pred_frames[0], video.gt_frames[1], gt.size).close()
+            _open_mask(video.pred_frames[0], size_of=(video.gt_frames[1], gt.size)).close()
     jobs = [(video, mode) for video in videos]
     progress = {"total": len(jobs), "desc": "scoring", "unit": "video", "disable": None}
     if processes == 1 or len(jobs) == 1:
@@ -99,7 +99,7 @@ def _plan(gt_dir: Path, pred_dir: Path, only: list[str] | None) -> list[_Video]:
             f"prediction folder {pred_dir} does not exist: pass the folder that holds one"
             " sub-folder of PNG masks per video"
         )
-    names = sorted(entry.name for entry in gt_dir.iterdir() if entry.is_dir())
+    names = sorted(entry.name for entry in gt_dir.iterdir() if _visible(entry) and entry.is_dir())
     if only is not None:
         unknown = sorted(set(only) - set(names))
         if unknown:
@@ -112,10 +112,10 @@ def _plan(gt_dir: Path, pred_dir: Path, only: list[str] | None) -> list[_Video]:
         )
     missing = [name for name in names if not (pred_dir / name).is_dir()]
     if missing:
-        more = f" (nor for {len(missing) - 1} more ground-truth videos)" if len(missing) > 1 else ""
         raise UserError(
-            f"prediction folder {pred_dir} has no folder for video '{missing[0]}'{more}:"
-            f" write its masks as {pred_dir / missing[0]}/<frame>.png"
+            f"prediction folder {pred_dir} has no folder for video '{missing[0]}' ({len(missing)}"
+            f" of {len(names)} ground-truth videos missing): write its masks as"
+            f" {pred_dir / missing[0]}/<frame>.png"
         )
     return [_plan_video(gt_dir / name, pred_dir / name) for name in names]
 
@@ -127,61 +127,63 @@ def _plan_video(gt_video: Path, pred_video: Path) -> _Video:
             f"ground-truth video {gt_video} has {len(gt_frames)} PNG frames: the first and last"
             " frame are not scored, so a video needs at least 3"
         )
-    predicted = {path.name for path in pred_video.glob("*.png")}
+    predicted = {path.name for path in pred_video.glob("*.png") if _visible(path)}
     missing = [path.name for path in gt_frames[1:-1] if path.name not in predicted]
     if missing:
-        more = f" and {len(missing) - 1} more frames" if len(missing) > 1 else ""
         raise UserError(
-            f"prediction folder {pred_video} is missing frame {missing[0]}{more} of ground-truth"
-            f" {gt_video}: write one PNG per ground-truth frame, same names"
+            f"prediction folder {pred_video} is missing frame {missing[0]} ({len(missing)} of"
+            f" {len(gt_frames) - 2} scored frames missing) of ground-truth {gt_video}: write one"
+            " PNG per ground-truth frame, same names"
         )
     return _Video(gt_video.name, gt_frames, [pred_video / path.name for path in gt_frames[1:-1]])
 
 
 def _png_frames(folder: Path) -> list[Path]:
     """PNG files of ``folder`` in frame order: numerically when all names are numbers."""
-    frames = list(folder.glob("*.png"))
+    frames = [path for path in folder.glob("*.png") if _visible(path)]
     if all(path.stem.isdigit() for path in frames):
         return sorted(frames, key=lambda path: int(path.stem))
     return sorted(frames)
 
 
-def _open_mask(path: Path) -> Image.Image:
+def _visible(path: Path) -> bool:
+    """False for hidden entries such as ``.ipynb_checkpoints`` or macOS ``._00000.png``."""
+    return not path.name.startswith(".")
+
+
+def _open_mask(path: Path, size_of: tuple[Path, tuple[int, int]] | None = None) -> Image.Image:
+    """Open an id mask (reads the header only); ``size_of`` = (GT path, its (W, H)) to match."""
     try:
         image = Image.open(path)
     except OSError as error:
-        raise UserError(f"{path}: cannot be read as an image ({_one_line(error)})") from None
+        raise UserError(_unreadable(path, error)) from None
     if image.mode not in MASK_MODES:
         image.close()
         raise UserError(
             f"{path}: PNG mode {image.mode} is not an id mask: save palette (mode P) or"
             " single-channel 8-bit (mode L) PNGs whose pixel values are object ids"
         )
+    if size_of is not None and image.size != size_of[1]:
+        image.close()
+        (gt_width, gt_height), (width, height) = size_of[1], image.size
+        raise UserError(
+            f"{path}: prediction is {width}x{height} (WxH) but ground truth {size_of[0]} is"
+            f" {gt_width}x{gt_height}: save masks at the ground-truth size"
+        )
     return image
 
 
-def _read_mask(path: Path) -> np.ndarray:
-    with _open_mask(path) as image:
+def _read_mask(path: Path, size_of: tuple[Path, tuple[int, int]] | None = None) -> np.ndarray:
+    with _open_mask(path, size_of) as image:
         try:
             return np.asarray(image)
         except OSError as error:
-            raise UserError(f"{path}: cannot be read as an image ({_one_line(error)})") from None
+            raise UserError(_unreadable(path, error)) from None
 
 
-def _open_prediction(pred_path: Path, gt_path: Path, gt_size: tuple[int, int]) -> Image.Image:
-    """Open a prediction; fail, naming both files and sizes (W, H), if it differs from its GT."""
-    pred = _open_mask(pred_path)
-    if tuple(pred.size) != tuple(gt_size):
-        pred.close()
-        raise UserError(
-            f"{pred_path}: prediction is {pred.size[0]}x{pred.size[1]} (WxH) but ground truth"
-            f" {gt_path} is {gt_size[0]}x{gt_size[1]}: save masks at the ground-truth size"
-        )
-    return pred
-
-
-def _one_line(error: Exception) -> str:
-    return " ".join(str(error).split())
+def _unreadable(path: Path, error: OSError) -> str:
+    reason = " ".join(str(error).split())
+    return f"{path}: cannot be read as an image ({reason}): save it again as a palette PNG"
 
 
 def _ids(mask: np.ndarray) -> set[int]:
@@ -201,9 +203,7 @@ def _score_video(job: tuple[_Video, Mode]) -> list[dict[str, object]]:
         objects |= gt_ids - {0, VOID}
         if index == 0 or index == len(video.gt_frames) - 1:
             continue
-        pred_path = video.pred_frames[index - 1]
-        with _open_prediction(pred_path, gt_path, gt.shape[::-1]) as image:
-            pred = np.asarray(image)
+        pred = _read_mask(video.pred_frames[index - 1], size_of=(gt_path, gt.shape[::-1]))
         scored.append(_score_frame(gt, pred, gt_ids, mode))
         visible.append(gt_ids)
     absent = absent_scores(mode)

@@ -6,11 +6,13 @@ Conventions (DAVIS 2017 semi-supervised evaluation, MOSEv2 ``tools/score.py``):
 - F is the boundary F-measure: boundaries by seg2bmap (Martin et al. 2003), a boundary pixel
   matches when it lies within a disk of radius r of the other mask's boundary; both boundaries
   empty gives 1, exactly one empty gives 0. DAVIS: r = ceil(0.008 * image diagonal).
-- MOSEv2 Ḟ uses r = ceil(0.1 * sqrt(GT area)) where that is below 0.008 * diagonal; otherwise the
-  reference uses the unrounded 0.008 * diagonal for both its F and Ḟ (reproduced here), and the
-  rounded one for F when Ḟ's radius is the smaller.
+- MOSEv2: where ceil(0.1 * sqrt(GT area)) < 0.008 * diagonal, Ḟ uses that radius and F the DAVIS
+  one; otherwise (large objects, empty GT) both use the unrounded 0.008 * diagonal, as the
+  reference does.
 - Disks are sampled at offsets -r, -r + 1, ... as ``skimage.morphology.disk`` does, so a
   non-integer radius gives the same (slightly off-centre) structuring element as the references.
+  Below r = 0.586 (MOSEv2, images with a diagonal under 73 px) that disk is empty and OpenCV
+  shifts instead of dilating; reproduced as the reference does it, not corrected.
 
 Callers clear void pixels (255 in the ground truth) from both masks first.
 """
@@ -35,7 +37,9 @@ def seg2bmap(mask: np.ndarray) -> np.ndarray:
     On the last row only the E neighbour counts, on the last column only the S one, and the
     bottom-right pixel is never a boundary (Martin et al. 2003, as DAVIS computes it).
     """
-    padded = np.pad(mask.astype(bool, copy=False), ((0, 1), (0, 1)), mode="edge")
+    # Repeating the last row and column turns those edge rules into the general one.
+    binary = np.asarray(mask, dtype=bool).view(np.uint8)
+    padded = cv2.copyMakeBorder(binary, 0, 1, 0, 1, cv2.BORDER_REPLICATE)
     centre = padded[:-1, :-1]
     return (centre != padded[:-1, 1:]) | (centre != padded[1:, :-1]) | (centre != padded[1:, 1:])
 
@@ -83,8 +87,8 @@ def _boundary_f(gt_boundary: np.ndarray, pred_boundary: np.ndarray, radius: floa
     footprint = disk(radius)
     gt_near = cv2.dilate(gt_boundary.view(np.uint8), footprint).view(bool)
     pred_near = cv2.dilate(pred_boundary.view(np.uint8), footprint).view(bool)
-    precision = np.count_nonzero(pred_boundary & gt_near) / n_pred
-    recall = np.count_nonzero(gt_boundary & pred_near) / n_gt
+    precision = int(np.count_nonzero(pred_boundary & gt_near)) / n_pred
+    recall = int(np.count_nonzero(gt_boundary & pred_near)) / n_gt
     if precision + recall == 0:
         return 0.0
     return 2 * precision * recall / (precision + recall)
