@@ -12,18 +12,11 @@ from pathlib import Path
 import pandas as pd
 from common import check, make_dataset, run_ours, step_times
 
-from training_ext.stock_reference import STOCK_CPU_DEMO_YAML, run_stock_training
-
-BENCH_YAML = """\
-defaults:
-  - stock_cpu_demo
-  - _self_
-scratch:
-  num_epochs: 1
-trainer:
-  logging:
-    log_scalar_frequency: 1
-"""
+from training_ext.stock_reference import (
+    ONE_EPOCH_CONFIG,
+    run_stock_training,
+    write_reference_configs,
+)
 
 
 def main() -> None:
@@ -34,9 +27,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         configs = root / "configs"
-        configs.mkdir()
-        (configs / "stock_cpu_demo.yaml").write_text(STOCK_CPU_DEMO_YAML)
-        (configs / "bench.yaml").write_text(BENCH_YAML)
+        write_reference_configs(configs)
         env = {
             "SAM2_CONFIG_PATH": str(configs),
             "SAM2_DATASET": str(make_dataset(root, args.videos)),
@@ -60,13 +51,13 @@ def main() -> None:
 def train(trainer: str, workdir: Path, env: dict[str, str]) -> pd.Series:
     """One epoch with the stock or our trainer; per-step times after warm-up."""
     if trainer == "stock":
-        check(run_stock_training("bench", workdir, env))
-        return step_times(workdir / "sam2_logs" / "bench" / "tensorboard")
+        check(run_stock_training(ONE_EPOCH_CONFIG, workdir, env))
+        return step_times(workdir / "sam2_logs" / ONE_EPOCH_CONFIG / "tensorboard")
     run_ours(
         workdir,
         env,
         "-c",
-        "bench",
+        ONE_EPOCH_CONFIG,
         "trainer._target_=training_ext.trainer.Trainer",
         "trainer.accelerator=auto",
     )

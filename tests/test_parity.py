@@ -6,35 +6,22 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import STEPS_PER_EPOCH, check_ok, run_command
-from training_ext.stock_reference import STOCK_CPU_DEMO_YAML, run_stock_training
+from training_ext.stock_reference import run_stock_training, write_reference_configs
 from training_ext.tensorboard_logs import read_step_losses
-
-PARITY_YAML = """\
-defaults:
-  - stock_cpu_demo
-  - _self_
-scratch:
-  num_epochs: 1
-trainer:
-  logging:
-    log_scalar_frequency: 1
-"""
 
 
 def test_losses_equal_stock_training(synthetic_root: Path, tmp_path: Path) -> None:
     config_dir = tmp_path / "configs"
-    config_dir.mkdir()
-    (config_dir / "stock_cpu_demo.yaml").write_text(STOCK_CPU_DEMO_YAML)
-    (config_dir / "parity.yaml").write_text(PARITY_YAML)
+    config = write_reference_configs(config_dir)
     env = {"SAM2_CONFIG_PATH": str(config_dir), "SAM2_DATASET": str(synthetic_root)}
 
     stock_dir, ours_dir = tmp_path / "stock", tmp_path / "ours"
-    check_ok(run_stock_training("parity", stock_dir, env))
+    check_ok(run_stock_training(config, stock_dir, env))
     check_ok(
         run_command(
             "sam2-train",
             "-c",
-            "parity",
+            config,
             "trainer._target_=training_ext.trainer.Trainer",
             "trainer.accelerator=auto",
             f"launcher.experiment_log_dir={ours_dir}",
@@ -42,7 +29,7 @@ def test_losses_equal_stock_training(synthetic_root: Path, tmp_path: Path) -> No
         )
     )
 
-    stock_losses = read_step_losses(stock_dir / "sam2_logs" / "parity" / "tensorboard")
+    stock_losses = read_step_losses(stock_dir / "sam2_logs" / config / "tensorboard")
     our_losses = read_step_losses(ours_dir / "tensorboard")
     assert len(stock_losses) == STEPS_PER_EPOCH >= 20
     assert list(our_losses.step) == list(stock_losses.step)

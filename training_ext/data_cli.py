@@ -9,15 +9,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from training_ext.cli import exit_code, positive_int
 from training_ext.errors import UserError
 from training_ext.synthetic_data import SynthSpec, generate
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,12 +23,12 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = SynthSpec()
     synth.add_argument("--out", type=Path, required=True, help="folder to create")
     synth.add_argument("--seed", type=int, default=0, help="same seed, same files")
-    synth.add_argument("--train-videos", type=_positive_int, default=defaults.train_videos)
-    synth.add_argument("--val-videos", type=_positive_int, default=defaults.val_videos)
-    synth.add_argument("--frames", type=_positive_int, default=defaults.frames)
-    synth.add_argument("--width", type=_positive_int, default=defaults.width)
-    synth.add_argument("--height", type=_positive_int, default=defaults.height)
-    synth.add_argument("--max-objects", type=_positive_int, default=defaults.max_objects)
+    synth.add_argument("--train-videos", type=positive_int, default=defaults.train_videos)
+    synth.add_argument("--val-videos", type=positive_int, default=defaults.val_videos)
+    synth.add_argument("--frames", type=positive_int, default=defaults.frames)
+    synth.add_argument("--width", type=positive_int, default=defaults.width)
+    synth.add_argument("--height", type=positive_int, default=defaults.height)
+    synth.add_argument("--max-objects", type=positive_int, default=defaults.max_objects)
     return parser
 
 
@@ -57,12 +51,7 @@ def synth(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        {"synth": synth}[args.command](args)
-    except UserError as error:
-        print(f"sam2-data: error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return exit_code("sam2-data", lambda: {"synth": synth}[args.command](args))
 
 
 if __name__ == "__main__":

@@ -17,19 +17,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from training_ext.cli import exit_code, positive_int
 from training_ext.errors import UserError
 from training_ext.model_source import add_model_arguments, model_source_from_arguments
 from training_ext.predict_dataset import predict_dataset
 from training_ext.scoring import ScoreResult, score_folders, write_scores
 from training_ext.visuals import overlay_gif, plot_per_video
 from training_ext.vos_inference import PROMPT_FRAMES, PROMPTS, dataset_videos
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def _add_prediction_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,7 +47,7 @@ def _add_prediction_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--processes",
-        type=_positive_int,
+        type=positive_int,
         default=1,
         help="worker processes (one per GPU, or CPU processes)",
     )
@@ -95,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mode", choices=("davis", "mosev2"), default="davis")
     parser.add_argument(
-        "--score-processes", type=_positive_int, default=2, help="processes for scoring (default 2)"
+        "--score-processes", type=positive_int, default=2, help="processes for scoring (default 2)"
     )
 
 
@@ -227,12 +221,7 @@ COMMANDS = {"predict": predict, "score": score, "run": run, "compare": compare}
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        COMMANDS[args.command](args)
-    except UserError as error:
-        print(f"sam2-eval: error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return exit_code("sam2-eval", lambda: COMMANDS[args.command](args))
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 from omegaconf import OmegaConf
 
+from training_ext.cli import exit_code
 from training_ext.errors import UserError
 from training_ext.model_source import add_model_arguments, model_source_from_arguments
 from training_ext.predictor import build_predictor, predictor_model_config
@@ -51,16 +52,15 @@ def main(argv: list[str] | None = None) -> int:
     add_model_arguments(parser)
     parser.add_argument("--out", type=Path, required=True, help="folder to create")
     args = parser.parse_args(argv)
-    try:
-        source = model_source_from_arguments(args)
-        if source.checkpoint is None:
-            raise UserError("--checkpoint is required with --config")
-        out = export(source.training_model, source.checkpoint, args.out)
-    except UserError as error:
-        print(f"sam2-export: error: {error}", file=sys.stderr)
-        return 2
+    return exit_code("sam2-export", lambda: _export_command(args))
+
+
+def _export_command(args: argparse.Namespace) -> None:
+    source = model_source_from_arguments(args)
+    if source.checkpoint is None:
+        raise UserError("--checkpoint is required with --config")
+    out = export(source.training_model, source.checkpoint, args.out)
     print(f"sam2-export: wrote {out / 'model.pt'} and {out / (CONFIG_NAME + '.yaml')}")
-    return 0
 
 
 if __name__ == "__main__":

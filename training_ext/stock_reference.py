@@ -38,6 +38,29 @@ trainer:
 """
 
 
+# One epoch, every step's loss and time logged: what parity tests and benchmarks compare.
+ONE_EPOCH_CONFIG = "stock_cpu_demo_one_epoch"
+_ONE_EPOCH_YAML = """\
+defaults:
+  - stock_cpu_demo
+  - _self_
+scratch:
+  num_epochs: 1
+trainer:
+  logging:
+    log_scalar_frequency: 1
+"""
+
+
+def write_reference_configs(folder: Path) -> str:
+    """Write the reference configs into ``folder`` (add it to ``SAM2_CONFIG_PATH``); returns the
+    name of the one-epoch config, which both the stock trainer and ``sam2-train`` accept."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "stock_cpu_demo.yaml").write_text(STOCK_CPU_DEMO_YAML)
+    (folder / f"{ONE_EPOCH_CONFIG}.yaml").write_text(_ONE_EPOCH_YAML)
+    return ONE_EPOCH_CONFIG
+
+
 def run_stock_training(
     config: str, workdir: Path, env: dict[str, str], timeout: int = 1800
 ) -> subprocess.CompletedProcess:

@@ -18,6 +18,7 @@ from pathlib import Path
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from training_ext.cli import exit_code
 from training_ext.config import (
     available_configs,
     compose_config,
@@ -69,19 +70,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_intermixed_args(argv)  # flags may follow overrides
-    try:
-        return run(args)
-    except UserError as error:
-        print(f"sam2-train: error: {error}", file=sys.stderr)
-        return 2
+    return exit_code("sam2-train", lambda: run(args))
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> None:
     name, extra_config_dir = config_name_from_argument(args.config or "")
     initialize_hydra(extra_config_dir)
     if args.list_configs:
         print("\n".join(available_configs()))
-        return 0
+        return
     if not args.config:
         raise UserError("-c/--config is required, e.g. `sam2-train -c demo` (see --list-configs)")
 
@@ -89,13 +86,12 @@ def run(args: argparse.Namespace) -> int:
     apply_launcher_flags(cfg, args, name)
     if args.cfg == "job":
         print(OmegaConf.to_yaml(cfg))
-        return 0
+        return
     runs_here = not cfg.submitit.use_cluster
     validate_training_config(cfg, runs_here=runs_here)
     hand_to_stock_launcher(cfg)
     if runs_here:
         report_outputs(Path(cfg.launcher.experiment_log_dir))
-    return 0
 
 
 def apply_launcher_flags(cfg: DictConfig, args: argparse.Namespace, name: str) -> None:

@@ -1,0 +1,27 @@
+"""Shared pieces of our command-line tools."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from training_ext.errors import UserError
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def exit_code(prog: str, command: Callable[[], object]) -> int:
+    """Run ``command``; a UserError becomes one line on stderr and exit code 2."""
+    try:
+        command()
+    except UserError as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return 2
+    return 0
