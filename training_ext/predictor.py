@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 from hydra.core.config_store import ConfigStore
+from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 from sam2.build_sam import build_sam2_video_predictor
 from sam2.modeling.sam2_base import SAM2Base
@@ -23,15 +24,25 @@ from training.model.sam2 import SAM2Train
 from training_ext.errors import UserError
 
 _PREDICTOR_GROUP, _PREDICTOR_NAME = "_sam2_eval", "predictor"
-_TRAINING_ONLY_ARGUMENTS = frozenset(inspect.signature(SAM2Train).parameters) - frozenset(
-    inspect.signature(SAM2Base).parameters
-)
+
+
+def training_only_arguments(training_class: type) -> frozenset[str]:
+    """Constructor arguments of a ``SAM2Train`` (sub)class that ``SAM2Base`` does not take."""
+    arguments = set()
+    for cls in training_class.__mro__:
+        if cls is SAM2Base:
+            break
+        if "__init__" in vars(cls):
+            arguments |= set(inspect.signature(cls).parameters)
+    return frozenset(arguments - set(inspect.signature(SAM2Base).parameters))
 
 
 def predictor_model_config(training_model: DictConfig) -> DictConfig:
     """The ``model`` node of a predictor config for the model ``trainer.model`` describes."""
     model = OmegaConf.to_container(training_model, resolve=True)
-    kept = {key: value for key, value in model.items() if key not in _TRAINING_ONLY_ARGUMENTS}
+    training_class = get_class(model.get("_target_", f"{SAM2Train.__module__}.SAM2Train"))
+    dropped = training_only_arguments(training_class)
+    kept = {key: value for key, value in model.items() if key not in dropped}
     kept["_target_"] = f"{SAM2Base.__module__}.{SAM2Base.__name__}"
     return OmegaConf.create(kept)
 

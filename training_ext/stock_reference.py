@@ -8,10 +8,21 @@ sam2's ``training/`` runs unchanged, launched as ``python -m training.train -c <
 
 from __future__ import annotations
 
+import inspect
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+from omegaconf import OmegaConf, open_dict
+from training.trainer import Trainer as StockTrainer
+
+from training_ext.config import compose_config, initialize_hydra
+from training_ext.trainer import Trainer
+
+_OUR_TRAINER_OPTIONS = set(inspect.signature(Trainer).parameters) - set(
+    inspect.signature(StockTrainer).parameters
+)
 
 _STOCK_TRAIN_ON_CPU = (
     "import runpy, torch; "
@@ -19,45 +30,33 @@ _STOCK_TRAIN_ON_CPU = (
     "runpy.run_module('training.train', run_name='__main__', alter_sys=True)"
 )
 
-# A config that the stock trainer accepts on CPU: `demo` with the CPU settings spelled out and
-# without our VOS validation (a `training_ext.trainer.Trainer` option).
-STOCK_CPU_DEMO_YAML = """\
-defaults:
-  - demo
-  - override validation: none
-  - _self_
-trainer:
-  _target_: training.trainer.Trainer
-  accelerator: cpu
-  optim:
-    amp:
-      enabled: false
-  data:
-    train:
-      pin_memory: false
-"""
-
-
 # One epoch, every step's loss and time logged: what parity tests and benchmarks compare.
 ONE_EPOCH_CONFIG = "stock_cpu_demo_one_epoch"
-_ONE_EPOCH_YAML = """\
-defaults:
-  - stock_cpu_demo
-  - _self_
-scratch:
-  num_epochs: 1
-trainer:
-  logging:
-    log_scalar_frequency: 1
-"""
+_ONE_EPOCH_OVERRIDES = ["scratch.num_epochs=1", "trainer.logging.log_scalar_frequency=1"]
 
 
 def write_reference_configs(folder: Path) -> str:
-    """Write the reference configs into ``folder`` (add it to ``SAM2_CONFIG_PATH``); returns the
-    name of the one-epoch config, which both the stock trainer and ``sam2-train`` accept."""
+    """Write the ``demo`` recipe as the stock trainer accepts it on CPU into ``folder``.
+
+    The config is composed by ``sam2-train``'s machinery, then: the stock ``Trainer`` and loss as
+    targets, ``accelerator: cpu``, AMP and pinned memory off, and without the options only our
+    classes know. Add ``folder`` to ``SAM2_CONFIG_PATH``; the returned config name works for both
+    the stock launcher and ``sam2-train`` (with ``trainer._target_=training_ext.trainer.Trainer``).
+    """
+    initialize_hydra()
+    cfg = compose_config("demo", ["validation=none", *_ONE_EPOCH_OVERRIDES])
+    with open_dict(cfg):
+        for option in _OUR_TRAINER_OPTIONS:
+            cfg.trainer.pop(option, None)
+        cfg.trainer._target_ = "training.trainer.Trainer"
+        cfg.trainer.loss.all._target_ = "training.loss_fns.MultiStepMultiMasksAndIous"
+        cfg.trainer.loss.all.pop("temporal_weight")
+        cfg.trainer.accelerator = "cpu"
+        cfg.trainer.optim.amp.enabled = False
+        cfg.trainer.data.train.pin_memory = False
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "stock_cpu_demo.yaml").write_text(STOCK_CPU_DEMO_YAML)
-    (folder / f"{ONE_EPOCH_CONFIG}.yaml").write_text(_ONE_EPOCH_YAML)
+    text = "# @package _global_\n" + OmegaConf.to_yaml(cfg)
+    (folder / f"{ONE_EPOCH_CONFIG}.yaml").write_text(text)
     return ONE_EPOCH_CONFIG
 
 

@@ -10,7 +10,11 @@ the loss sequence equals stock ``python -m training.train`` on the same config a
   memory (the stock one calls CUDA after every step and crashes).
 - A tqdm progress bar over each training epoch on rank 0, when stderr is a terminal.
 - ``vos_validation``: VOS validation (predict + J&F) in place of the stock val phase, logged to
-  TensorBoard and ``logs/validation/``, keeping ``checkpoints/best.pt`` (see vos_validation.py).
+  TensorBoard and ``logs/validation/``, keeping ``checkpoints/best.pt`` (see vos_validation.py);
+  ``early_stopping_patience``: stop after that many validations without a better J&F.
+- ``trainable_modules``: train only these sub-modules; the rest is frozen and left out of the
+  optimizer (see trainable_modules.py).
+- ``accumulate_grad_batches``: one optimizer step per k batches (see grad_accumulation.py).
 """
 
 from __future__ import annotations
@@ -29,8 +33,18 @@ from tqdm import tqdm
 from training.utils.distributed import barrier
 
 from training_ext.accelerator import cpu_threads_per_rank, resolve_accelerator
+from training_ext.grad_accumulation import (
+    AccumulatingOptimizer,
+    AccumulatingScaler,
+    AccumulationWindow,
+    AtWindowEnd,
+)
 from training_ext.memory_meter import DeviceMemMeter
+from training_ext.trainable_modules import drop_frozen_parameters, freeze_all_but
 from training_ext.vos_validation import BEST_METRIC, VOSValidation
+
+# Validations since the last better J&F; kept with the best values, so it is checkpointed.
+STALE_KEY = "Validation/validations_without_improvement"
 
 
 class Trainer(stock.Trainer):
@@ -42,8 +56,14 @@ class Trainer(stock.Trainer):
         optim: Any = None,
         distributed: Any = None,
         vos_validation: Any = None,
+        early_stopping_patience: int | None = None,
+        trainable_modules: list[str] | None = None,
+        accumulate_grad_batches: int = 1,
         **kwargs: Any,
     ) -> None:
+        self.trainable_modules = list(trainable_modules) if trainable_modules else None
+        self.window = AccumulationWindow(accumulate_grad_batches)
+        self.early_stopping_patience = early_stopping_patience
         device_type = resolve_accelerator(accelerator)
         if device_type == "cpu":
             _prepare_cpu_process(data, optim, distributed)
@@ -58,6 +78,28 @@ class Trainer(stock.Trainer):
             "Device %s; %d torch threads in this rank", device_type, torch.get_num_threads()
         )
         self.vos_validation = VOSValidation(**vos_validation) if vos_validation else None
+        self.validated_epoch: int | None = None
+        if accumulate_grad_batches > 1:
+            self.optim = AccumulatingOptimizer(self.optim, self.window)
+            self.scaler = AccumulatingScaler(self.scaler, self.window)
+            for name in ("gradient_clipper", "gradient_logger"):
+                if getattr(self, name) is not None:
+                    setattr(self, name, AtWindowEnd(getattr(self, name), self.window))
+
+    def _construct_optimizers(self) -> None:
+        if self.trainable_modules is not None:
+            freeze_all_but(self.model, self.trainable_modules)
+        super()._construct_optimizers()
+        if self.trainable_modules is not None:
+            drop_frozen_parameters(self.optim.optimizer)
+
+    def _run_step(self, batch: Any, *args: Any, **kwargs: Any) -> None:
+        self.window.advance()
+        skip_sync = (
+            self.window.every > 1 and not self.window.ends and hasattr(self.model, "no_sync")
+        )
+        with self.model.no_sync() if skip_sync else contextlib.nullcontext():
+            super()._run_step(batch, *args, **kwargs)
 
     def run(self) -> None:
         super().run()
@@ -68,9 +110,21 @@ class Trainer(stock.Trainer):
         if self.vos_validation is None:
             super().run_val()
             return
+        if self.validated_epoch == int(self.epoch):
+            return  # early stopping already validated this epoch
+        self.validated_epoch = int(self.epoch)
         if self.distributed_rank == 0:
             self._run_vos_validation()
+        stop = torch.tensor(float(self._should_stop_early()), device=self.device)
+        torch.distributed.broadcast(stop, src=0)
+        if stop.item():
+            logging.info("Early stopping: stopping training after epoch %d", int(self.epoch))
+            self.max_epochs = int(self.epoch) + 1
         barrier()
+
+    def _should_stop_early(self) -> bool:
+        patience = self.early_stopping_patience
+        return patience is not None and self.best_meter_values.get(STALE_KEY, 0) >= patience
 
     def _run_vos_validation(self) -> None:
         epoch = int(self.epoch)
@@ -92,8 +146,12 @@ class Trainer(stock.Trainer):
             logging.info(
                 "New best %s %.4f: saved %s", key, summary[BEST_METRIC], checkpoints / "best.pt"
             )
+            self.best_meter_values[STALE_KEY] = 0
+        else:
+            self.best_meter_values[STALE_KEY] = self.best_meter_values.get(STALE_KEY, 0) + 1
 
     def train_epoch(self, train_loader: Iterable) -> dict:
+        self.window.start_epoch(len(train_loader))
         with _stock_mem_meter_replaced_by(DeviceMemMeter):
             return super().train_epoch(self._with_progress_bar(train_loader))
 

@@ -11,6 +11,7 @@ from omegaconf.errors import InterpolationResolutionError, MissingMandatoryValue
 
 from training_ext.accelerator import resolve_accelerator
 from training_ext.errors import UserError
+from training_ext.trainable_modules import module_names
 from training_ext.vos_inference import PROMPT_FRAMES, PROMPTS
 
 _ENV_NOT_FOUND = re.compile(r"Environment variable '([^']+)' not found")
@@ -35,6 +36,7 @@ def validate_training_config(cfg: DictConfig, runs_here: bool = True) -> None:
     _check_dataset_paths(cfg)
     _check_pretrained_checkpoint(cfg)
     _check_vos_validation(cfg)
+    _check_trainable_modules(cfg)
     if runs_here:
         _check_devices(cfg)
 
@@ -111,6 +113,23 @@ def _check_vos_validation(cfg: DictConfig) -> None:
                 f"trainer.vos_validation.{key}={section.get(key)!r} is not one of "
                 f"{', '.join(allowed)}"
             )
+
+
+def _check_trainable_modules(cfg: DictConfig) -> None:
+    """Unknown names fail here, in one line, not in every rank after spawning."""
+    trainable = OmegaConf.select(cfg, "trainer.trainable_modules")
+    if not trainable:
+        return
+    from hydra.utils import instantiate
+
+    model = instantiate(cfg.trainer.model, _convert_="all")  # a few seconds for SAM2.1-L
+    valid = module_names(model)
+    unknown = [name for name in trainable if name not in valid]
+    if unknown:
+        raise UserError(
+            f"trainer.trainable_modules: unknown module {unknown[0]!r}; valid names: "
+            f"{', '.join(valid)}"
+        )
 
 
 def _check_pretrained_checkpoint(cfg: DictConfig) -> None:
