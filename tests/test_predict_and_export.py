@@ -245,3 +245,23 @@ def test_compare_two_runs(demo_run: Path, synthetic_root: Path, tmp_path: Path) 
     assert (tmp_path / "chart.png").stat().st_size > 5_000
     bad = run_command("sam2-eval", "compare", str(tmp_path / "a"), "--out", tmp_path / "c.png")
     assert_one_line_error(bad, "expected NAME=DIR")
+
+
+def test_memory_attention_accepts_the_bfloat16_memory_the_predictor_stores() -> None:
+    """The stock predictor keeps memory features in bfloat16; without autocast, attending to
+    them (no object pointers to promote the dtype) must still work: our builder casts them."""
+    from training_ext.config import compose_config, initialize_hydra
+    from training_ext.predictor import build_predictor
+
+    initialize_hydra()
+    predictor = build_predictor(compose_config("demo", []).trainer.model, None, "cpu")
+    tokens, d_model, memory_dim = 8 * 8, 64, 32  # tiny_demo: 128 px / 16, d_model, memory dim
+    with torch.no_grad():
+        out = predictor.memory_attention(
+            curr=[torch.randn(tokens, 1, d_model)],
+            curr_pos=[torch.randn(tokens, 1, d_model)],
+            memory=torch.randn(tokens, 1, memory_dim, dtype=torch.bfloat16),
+            memory_pos=torch.randn(tokens, 1, memory_dim, dtype=torch.bfloat16),
+            num_obj_ptr_tokens=0,
+        )
+    assert out.dtype == torch.float32 and out.shape == (tokens, 1, d_model)

@@ -71,9 +71,21 @@ def build_predictor(
     predictor = build_sam2_video_predictor(
         f"{_PREDICTOR_GROUP}/{_PREDICTOR_NAME}", None, device=str(device)
     )
+    predictor.memory_attention.register_forward_pre_hook(_memory_in_query_dtype, with_kwargs=True)
     if checkpoint is not None:
         load_model_weights(predictor, Path(checkpoint))
     return predictor
+
+
+def _memory_in_query_dtype(module: torch.nn.Module, args: tuple, kwargs: dict) -> tuple:
+    """The stock predictor stores memory features in bfloat16 and expects bfloat16 autocast
+    around inference; without it, attention over memory without object pointers (e.g. an object
+    prompted on a later frame) fails on float32 weights. Cast the memory to the query's dtype."""
+    query = kwargs["curr"][0] if isinstance(kwargs.get("curr"), list) else kwargs.get("curr")
+    for key in ("memory", "memory_pos"):
+        if query is not None and kwargs.get(key) is not None:
+            kwargs[key] = kwargs[key].to(query.dtype)
+    return args, kwargs
 
 
 def load_model_weights(model: torch.nn.Module, checkpoint: Path) -> None:
