@@ -34,6 +34,13 @@ def test_overrides_reach_the_composed_config(tmp_path: Path) -> None:
     assert not (tmp_path / "run").exists(), "--cfg job must not write anything"
 
 
+def test_memory_finetune_recipe() -> None:
+    cfg = composed("-c", "sam2.1_hiera_t_finetune", "recipe=memory_finetune")
+    assert cfg["trainer"]["trainable_modules"] == ["memory_attention", "memory_encoder"]
+    assert cfg["trainer"]["loss"]["all"]["temporal_weight"] == 0.1
+    assert cfg["scratch"]["base_lr"] == 5.0e-6  # the fine-tune recipe underneath
+
+
 def test_stock_flags_are_written_into_the_config() -> None:
     cfg = composed(
         "-c",

@@ -265,3 +265,22 @@ def test_memory_attention_accepts_the_bfloat16_memory_the_predictor_stores() -> 
             num_obj_ptr_tokens=0,
         )
     assert out.dtype == torch.float32 and out.shape == (tokens, 1, d_model)
+
+
+def test_score_bad_input_is_one_line(synthetic_root: Path, tmp_path: Path) -> None:
+    video = val_videos(synthetic_root)[0]
+    (tmp_path / "pred" / video).mkdir(parents=True)
+    result = run_command(
+        "sam2-eval",
+        "score",
+        "--gt",
+        synthetic_root / "Annotations",
+        "--pred",
+        tmp_path / "pred",
+        "--videos",
+        synthetic_root / "ImageSets" / "val.txt",
+    )
+    assert_one_line_error(result, "is missing frame 00001.png", video)
+    (tmp_path / "empty_gt").mkdir()
+    empty = run_command("sam2-eval", "score", "--gt", tmp_path / "empty_gt", "--pred", tmp_path)
+    assert_one_line_error(empty, "has no video folders")
