@@ -268,19 +268,14 @@ def test_memory_attention_accepts_the_bfloat16_memory_the_predictor_stores() -> 
 
 
 def test_score_bad_input_is_one_line(synthetic_root: Path, tmp_path: Path) -> None:
-    video = val_videos(synthetic_root)[0]
-    (tmp_path / "pred" / video).mkdir(parents=True)
-    result = run_command(
-        "sam2-eval",
-        "score",
-        "--gt",
-        synthetic_root / "Annotations",
-        "--pred",
-        tmp_path / "pred",
-        "--videos",
-        synthetic_root / "ImageSets" / "val.txt",
-    )
-    assert_one_line_error(result, "is missing frame 00001.png", video)
+    first, second = val_videos(synthetic_root)
+    videos = synthetic_root / "ImageSets" / "val.txt"
+    score = ["sam2-eval", "score", "--gt", synthetic_root / "Annotations"]
+    score += ["--pred", tmp_path / "pred", "--videos", videos]
+    (tmp_path / "pred" / first).mkdir(parents=True)
+    assert_one_line_error(run_command(*score), f"has no folder for video '{second}'")
+    (tmp_path / "pred" / second).mkdir()
+    assert_one_line_error(run_command(*score), "is missing frame 00001.png", first)
     (tmp_path / "empty_gt").mkdir()
     empty = run_command("sam2-eval", "score", "--gt", tmp_path / "empty_gt", "--pred", tmp_path)
     assert_one_line_error(empty, "has no video folders")
