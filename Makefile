@@ -10,7 +10,7 @@ DEMO_DATA ?= data/synthetic
 DEMO_RUN ?= sam2_logs/demo
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint format clean
+.PHONY: setup demo test lint format lock clean
 
 setup: $(STAMP)
 
@@ -50,6 +50,9 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+lock: $(STAMP)
+	$(BIN)/python docker/freeze_requirements.py
 
 clean:
 	rm -rf $(DEMO_DATA) $(DEMO_RUN) .pytest_cache

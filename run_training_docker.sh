@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Train SAM2 in Docker: builds the image when it is missing, mounts data, checkpoints and output,
+# and runs `sam2-train` in the container. Extra arguments are Hydra overrides.
+#
+#   SAM2_DATASET=/data/MOSE/train SAM2_CHECKPOINTS=/models/sam2.1 \
+#       ./run_training_docker.sh scratch.base_lr=3e-6
+#   ./run_training_docker.sh --dry-run ...     # print the docker command, run nothing
+#
+# Environment:
+#   SAM2_DATASET      dataset root (DAVIS layout), mounted read-only at /data       (required)
+#   SAM2_CONFIG       config name, or a .yaml file of yours     (default sam2.1_hiera_b+_finetune)
+#   SAM2_CHECKPOINTS  folder of pretrained checkpoints, read-only at /checkpoints     (optional)
+#   SAM2_OUTPUT       logs and checkpoints, at /output; rerun with it to resume (default ./sam2_logs)
+#   NUM_GPUS          GPUs (one training process each); 0 trains on the CPU          (default 1)
+#   SAM2_IMAGE        image name                                 (default sam2-training-ext:latest)
+set -euo pipefail
+
+fail() {
+    echo "run_training_docker.sh: error: $*" >&2
+    exit 2
+}
+
+dry_run=0
+overrides=()
+for argument in "$@"; do
+    case "$argument" in
+        --dry-run) dry_run=1 ;;
+        -h | --help)
+            sed -n '2,18p' "$0"
+            exit 0
+            ;;
+        *) overrides+=("$argument") ;;
+    esac
+done
+
+repo_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+config=${SAM2_CONFIG:-sam2.1_hiera_b+_finetune}
+output=$(realpath -m "${SAM2_OUTPUT:-$PWD/sam2_logs}")
+num_gpus=${NUM_GPUS:-1}
+image=${SAM2_IMAGE:-sam2-training-ext:latest}
+
+[[ -n "${SAM2_DATASET:-}" ]] || fail "SAM2_DATASET is not set: export SAM2_DATASET=/path/to/dataset"
+[[ -d "$SAM2_DATASET" ]] || fail "SAM2_DATASET=$SAM2_DATASET is not a directory: point it at the dataset root"
+[[ "$num_gpus" =~ ^[0-9]+$ ]] || fail "NUM_GPUS=$num_gpus is not a number: use 0 (CPU) or a GPU count"
+if [[ -n "${SAM2_CHECKPOINTS:-}" && ! -d "$SAM2_CHECKPOINTS" ]]; then
+    fail "SAM2_CHECKPOINTS=$SAM2_CHECKPOINTS is not a directory: point it at the folder of .pt files"
+fi
+command -v docker > /dev/null || fail "docker is not on PATH: install Docker (and the NVIDIA Container Toolkit for GPUs)"
+
+mounts=(-v "$(realpath "$SAM2_DATASET"):/data:ro")
+environment=(-e SAM2_DATASET=/data -e HOME=/tmp)
+if [[ -n "${SAM2_CHECKPOINTS:-}" ]]; then
+    mounts+=(-v "$(realpath "$SAM2_CHECKPOINTS"):/checkpoints:ro")
+    environment+=(-e SAM2_CHECKPOINTS=/checkpoints)
+fi
+if [[ "$config" == *.yaml || "$config" == *.yml ]]; then
+    [[ -f "$config" && -r "$config" ]] || fail "SAM2_CONFIG=$config is not a readable file"
+    mounts+=(-v "$(realpath "$(dirname "$config")"):/configs:ro")
+    environment+=(-e SAM2_CONFIG_PATH=/configs)
+    config=$(basename "${config%.*}")
+fi
+run_name=${config//\//_}
+
+gpu_flags=()
+launcher_flags=(--num-gpus "$num_gpus")
+if ((num_gpus == 0)); then
+    launcher_flags=(--num-gpus 1 trainer.accelerator=cpu)
+else
+    gpu_flags=(--gpus "$num_gpus")
+fi
+
+docker_run=(docker run --rm --ipc=host --user "$(id -u):$(id -g)"
+    "${gpu_flags[@]}" "${mounts[@]}" -v "$output:/output" "${environment[@]}" "$image"
+    -c "$config" "${launcher_flags[@]}" "launcher.experiment_log_dir=/output/$run_name"
+    "${overrides[@]}")
+docker_build=(docker build -f "$repo_dir/Dockerfile.training" -t "$image" "$repo_dir")
+
+if ((dry_run)); then
+    if ! docker image inspect "$image" > /dev/null 2>&1; then
+        printf '%q ' "${docker_build[@]}"
+        echo
+    fi
+    printf '%q ' "${docker_run[@]}"
+    echo
+    exit 0
+fi
+mkdir -p "$output" || fail "cannot create SAM2_OUTPUT=$output"
+docker image inspect "$image" > /dev/null 2>&1 || "${docker_build[@]}"
+exec "${docker_run[@]}"
