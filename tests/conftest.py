@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 BIN = Path(sys.executable).parent
 # A small set: 10 train videos x multiplier 2 = 20 training steps per epoch on one rank.
@@ -78,10 +79,10 @@ def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.fixture(scope="session")
-def demo_run(synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One epoch of the demo recipe; tests copy it before changing it."""
-    run_dir = tmp_path_factory.mktemp("runs") / "demo"
+def train_demo(
+    synthetic_root: Path, run_dir: Path, *overrides: str, env: dict | None = None
+) -> dict:
+    """`sam2-train -c demo` for one epoch with ``overrides``; returns its last checkpoint."""
     check_ok(
         run_command(
             "sam2-train",
@@ -90,8 +91,18 @@ def demo_run(synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory) -> 
             f"dataset.root={synthetic_root}",
             f"launcher.experiment_log_dir={run_dir}",
             *FAST_OVERRIDES,
+            *overrides,
+            env=env,
         )
     )
+    return torch.load(run_dir / "checkpoints" / "checkpoint.pt", map_location="cpu")
+
+
+@pytest.fixture(scope="session")
+def demo_run(synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One epoch of the demo recipe; tests copy it before changing it."""
+    run_dir = tmp_path_factory.mktemp("runs") / "demo"
+    train_demo(synthetic_root, run_dir)
     return run_dir
 
 

@@ -10,7 +10,14 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import FAST_OVERRIDES, STEPS_PER_EPOCH, check_ok, copy_run, run_command
+from conftest import (
+    FAST_OVERRIDES,
+    STEPS_PER_EPOCH,
+    check_ok,
+    copy_run,
+    run_command,
+    train_demo,
+)
 from training_ext.accelerator import available_cores
 from training_ext.tensorboard_logs import read_tensorboard_series
 
@@ -49,18 +56,7 @@ def test_rerun_resumes_from_the_checkpoint(
 ) -> None:
     run_dir = copy_run(demo_run, tmp_path / "run")
     first = load_checkpoint(run_dir)
-    check_ok(
-        run_command(
-            "sam2-train",
-            "-c",
-            "demo",
-            f"dataset.root={synthetic_root}",
-            f"launcher.experiment_log_dir={run_dir}",
-            *FAST_OVERRIDES,
-            "scratch.num_epochs=2",
-        )
-    )
-    second = load_checkpoint(run_dir)
+    second = train_demo(synthetic_root, run_dir, "scratch.num_epochs=2")
     assert second["epoch"] == 2
     assert second["steps"]["train"] == 2 * STEPS_PER_EPOCH
     log = (run_dir / "logs" / "log.txt").read_text()

@@ -11,29 +11,13 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from conftest import FAST_OVERRIDES, assert_one_line_error, check_ok, run_command
+from conftest import assert_one_line_error, run_command, train_demo
 from training_ext.config import compose_config, initialize_hydra
 from training_ext.losses import MultiStepMultiMasksIousAndTemporal, temporal_consistency
 from training_ext.prompted_model import ClickPromptSAM2Train
 
 MEMORY_MODULES = ("memory_attention", "memory_encoder")
 TESTS = Path(__file__).parent
-
-
-def train(synthetic_root: Path, run_dir: Path, *overrides: str, env: dict | None = None) -> dict:
-    check_ok(
-        run_command(
-            "sam2-train",
-            "-c",
-            "demo",
-            f"dataset.root={synthetic_root}",
-            f"launcher.experiment_log_dir={run_dir}",
-            *FAST_OVERRIDES,
-            *overrides,
-            env=env,
-        )
-    )
-    return torch.load(run_dir / "checkpoints" / "checkpoint.pt", map_location="cpu")
 
 
 def initial_demo_model(*overrides: str) -> torch.nn.Module:
@@ -52,7 +36,7 @@ def test_trainable_modules_freeze_the_rest(synthetic_root: Path, tmp_path: Path)
         "trainer.model.num_negative_points=2",
         "trainer.model.center_point=true",
     ]
-    checkpoint = train(
+    checkpoint = train_demo(
         synthetic_root,
         tmp_path / "run",
         "trainer.trainable_modules=[memory_attention,memory_encoder]",
@@ -100,7 +84,7 @@ def test_accumulating_4_batches_of_1_equals_1_batch_of_4(synthetic_root: Path, t
     gradients = {}
     for name, batch, accumulate in (("batch4", 4, 1), ("accumulated", 1, 4)):
         dump = tmp_path / f"{name}.pt"
-        train(
+        train_demo(
             synthetic_root,
             tmp_path / name,
             *NO_RANDOMNESS_IN_THE_MODEL,
@@ -122,7 +106,7 @@ def test_accumulating_4_batches_of_1_equals_1_batch_of_4(synthetic_root: Path, t
 
 def test_early_stopping_on_validation(synthetic_root: Path, tmp_path: Path) -> None:
     """With learning rate 0, J&F never improves: patience 1 stops after the second validation."""
-    checkpoint = train(
+    checkpoint = train_demo(
         synthetic_root,
         tmp_path / "run",
         "scratch.num_epochs=5",
@@ -161,15 +145,19 @@ def model_and_batch(synthetic_root: Path, demo_run: Path, tmp_path_factory: pyte
     torch.distributed.destroy_process_group()
 
 
-def loss_of(weight: float, **kwargs) -> MultiStepMultiMasksIousAndTemporal:
+STOCK_LOSS_ARGUMENTS = {  # as in sam2_configs/base/trainer.yaml
+    "supervise_all_iou": True,
+    "iou_use_l1_loss": True,
+    "pred_obj_scores": True,
+    "focal_gamma_obj_score": 0.0,
+    "focal_alpha_obj_score": -1.0,
+}
+WEIGHTS = {"loss_mask": 20, "loss_dice": 1, "loss_iou": 1, "loss_class": 1}
+
+
+def loss_of(weight: float) -> MultiStepMultiMasksIousAndTemporal:
     return MultiStepMultiMasksIousAndTemporal(
-        weight_dict={"loss_mask": 20, "loss_dice": 1, "loss_iou": 1, "loss_class": 1},
-        supervise_all_iou=True,
-        iou_use_l1_loss=True,
-        pred_obj_scores=True,
-        focal_gamma_obj_score=0.0,
-        focal_alpha_obj_score=-1.0,
-        temporal_weight=weight,
+        weight_dict=dict(WEIGHTS), temporal_weight=weight, **STOCK_LOSS_ARGUMENTS
     )
 
 
@@ -179,14 +167,9 @@ def test_temporal_weight_zero_is_the_stock_loss(model_and_batch) -> None:
     model, batch = model_and_batch
     with torch.no_grad():
         outputs = model(batch)
-    stock = MultiStepMultiMasksAndIous(
-        weight_dict={"loss_mask": 20, "loss_dice": 1, "loss_iou": 1, "loss_class": 1},
-        supervise_all_iou=True,
-        iou_use_l1_loss=True,
-        pred_obj_scores=True,
-        focal_gamma_obj_score=0.0,
-        focal_alpha_obj_score=-1.0,
-    )(outputs, batch.masks)
+    stock = MultiStepMultiMasksAndIous(weight_dict=dict(WEIGHTS), **STOCK_LOSS_ARGUMENTS)(
+        outputs, batch.masks
+    )
     ours = loss_of(0.0)(outputs, batch.masks)
     assert ours.keys() == stock.keys()
     assert all(torch.equal(torch.as_tensor(ours[k]), torch.as_tensor(stock[k])) for k in stock)

@@ -16,8 +16,8 @@ def module_names(model: torch.nn.Module) -> list[str]:
     return sorted(children + own_parameters)
 
 
-def freeze_all_but(model: torch.nn.Module, trainable: list[str]) -> None:
-    """Set ``requires_grad`` on the parameters under ``trainable`` names only."""
+def check_module_names(model: torch.nn.Module, trainable: list[str]) -> None:
+    """One-line UserError for a name in ``trainable`` that the model does not have."""
     valid = module_names(model)
     unknown = [name for name in trainable if name not in valid]
     if unknown:
@@ -25,6 +25,11 @@ def freeze_all_but(model: torch.nn.Module, trainable: list[str]) -> None:
             f"trainer.trainable_modules: unknown module {unknown[0]!r}; valid names: "
             f"{', '.join(valid)}"
         )
+
+
+def freeze_all_but(model: torch.nn.Module, trainable: list[str]) -> None:
+    """Set ``requires_grad`` on the parameters under ``trainable`` names only."""
+    check_module_names(model, trainable)
     prefixes = tuple(f"{name}." for name in trainable)
     for name, parameter in model.named_parameters():
         parameter.requires_grad = name in trainable or name.startswith(prefixes)

@@ -11,7 +11,7 @@ from omegaconf.errors import InterpolationResolutionError, MissingMandatoryValue
 
 from training_ext.accelerator import resolve_accelerator
 from training_ext.errors import UserError
-from training_ext.trainable_modules import module_names
+from training_ext.trainable_modules import check_module_names
 from training_ext.vos_inference import PROMPT_FRAMES, PROMPTS
 
 _ENV_NOT_FOUND = re.compile(r"Environment variable '([^']+)' not found")
@@ -123,13 +123,7 @@ def _check_trainable_modules(cfg: DictConfig) -> None:
     from hydra.utils import instantiate
 
     model = instantiate(cfg.trainer.model, _convert_="all")  # a few seconds for SAM2.1-L
-    valid = module_names(model)
-    unknown = [name for name in trainable if name not in valid]
-    if unknown:
-        raise UserError(
-            f"trainer.trainable_modules: unknown module {unknown[0]!r}; valid names: "
-            f"{', '.join(valid)}"
-        )
+    check_module_names(model, list(trainable))
 
 
 def _check_pretrained_checkpoint(cfg: DictConfig) -> None:
