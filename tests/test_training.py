@@ -4,6 +4,8 @@ and a fine-tune recipe loading a pretrained checkpoint through the stock initial
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -11,8 +13,10 @@ import pytest
 import torch
 
 from conftest import (
+    BIN,
     FAST_OVERRIDES,
     STEPS_PER_EPOCH,
+    assert_one_line_error,
     check_ok,
     copy_run,
     run_command,
@@ -123,3 +127,46 @@ def test_finetune_recipe_loads_the_pretrained_checkpoint(
     assert finetuned.keys() == weights.keys()
     assert all(torch.equal(finetuned[k], weights[k]) for k in weights)
     assert "Loading pretrained checkpoint from" in (run_dir / "logs" / "log.txt").read_text()
+
+
+def test_torchrun_starts_the_ranks(synthetic_root: Path, tmp_path: Path) -> None:
+    """`--external-launcher`: torchrun starts 2 processes, each trains as its $RANK."""
+    run_dir = tmp_path / "torchrun"
+    result = subprocess.run(
+        [
+            str(BIN / "torchrun"),
+            "--standalone",
+            "--nproc-per-node",
+            "2",
+            "-m",
+            "training_ext.train",
+            "-c",
+            "demo",
+            "--external-launcher",
+            f"dataset.root={synthetic_root}",
+            f"launcher.experiment_log_dir={run_dir}",
+            *FAST_OVERRIDES,
+        ],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"},
+    )
+    check_ok(result)
+    checkpoint = load_checkpoint(run_dir)
+    assert checkpoint["epoch"] == 1
+    assert checkpoint["steps"]["train"] == STEPS_PER_EPOCH // 2
+    assert (run_dir / "config_resolved.yaml").is_file()  # what sam2-eval --run reads
+    threads = max(1, available_cores() // 2)
+    assert f"{threads} torch threads in this rank" in (run_dir / "logs" / "log.txt").read_text()
+
+
+def test_external_launcher_without_its_environment() -> None:
+    result = run_command(
+        "sam2-train",
+        "-c",
+        "demo",
+        "--external-launcher",
+        "dataset.root=/tmp",
+        unset=("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"),
+    )
+    assert_one_line_error(result, "--external-launcher needs RANK", "torchrun")

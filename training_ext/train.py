@@ -6,6 +6,7 @@ stock ``training.train.main`` (local spawn and submitit paths stay stock)::
     sam2-train -c demo scratch.base_lr=1e-4 launcher.experiment_log_dir=/tmp/run
     sam2-train -c sam2.1_hiera_t_finetune --num-gpus 8 dataset.root=/data/MOSE/train
     sam2-train -c demo --cfg job          # print the composed config and exit
+    torchrun --nproc-per-node 4 -m training_ext.train -c demo --external-launcher
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from training_ext.accelerator import resolve_accelerator
 from training_ext.cli import exit_code
 from training_ext.config import (
     available_configs,
@@ -26,6 +28,7 @@ from training_ext.config import (
     initialize_hydra,
 )
 from training_ext.errors import UserError
+from training_ext.external_launch import require_process_environment, run_this_process
 from training_ext.validation import validate_training_config
 
 # The composed config is stored under this name and the stock launcher composes it by name.
@@ -60,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--cfg", choices=("job",), default=None, help="'job': print the composed config and exit"
     )
     parser.add_argument(
+        "--external-launcher",
+        action="store_true",
+        help="this process was started by torchrun or srun: train as $RANK of $WORLD_SIZE",
+    )
+    parser.add_argument(
         "--list-configs",
         action="store_true",
         help="print every config name that -c accepts and exit",
@@ -82,10 +90,17 @@ def run(args: argparse.Namespace) -> None:
     if not args.config:
         raise UserError("-c/--config is required, e.g. `sam2-train -c demo` (see --list-configs)")
 
+    if args.external_launcher:
+        require_process_environment()
     cfg = compose_config(name, args.overrides)
     apply_launcher_flags(cfg, args, name)
     if args.cfg == "job":
         print(OmegaConf.to_yaml(cfg))
+        return
+    if args.external_launcher:
+        validate_training_config(cfg, runs_here=False)  # devices: one per process, from env
+        resolve_accelerator(OmegaConf.select(cfg, "trainer.accelerator", default="auto"))
+        run_this_process(cfg)
         return
     runs_here = not cfg.submitit.use_cluster
     validate_training_config(cfg, runs_here=runs_here)
