@@ -21,16 +21,18 @@ def val_videos(root: Path) -> list[str]:
     return (root / "ImageSets" / "val.txt").read_text().split()
 
 
+def val_data(root: Path) -> tuple:
+    """`--data` and `--videos` arguments for the held-out split of a synthetic set."""
+    return ("--data", root, "--videos", root / "ImageSets" / "val.txt")
+
+
 def predict(run: Path, data: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
     return run_command(
         "sam2-eval",
         "predict",
         "--run",
         run,
-        "--data",
-        data,
-        "--videos",
-        data / "ImageSets" / "val.txt",
+        *val_data(data),
         "--out",
         out,
         *extra,
@@ -77,10 +79,7 @@ def test_random_init_from_a_config_name(synthetic_root: Path, tmp_path: Path) ->
         "predict",
         "--config",
         "demo",
-        "--data",
-        synthetic_root,
-        "--videos",
-        synthetic_root / "ImageSets" / "val.txt",
+        *val_data(synthetic_root),
         "--out",
         out,
         env={"SAM2_DATASET": str(synthetic_root)},
@@ -105,6 +104,25 @@ def test_checkpoint_of_another_architecture(demo_run: Path, synthetic_root: Path
     )
     assert_one_line_error(result, "is for another architecture", "missing")
     assert not (tmp_path / "pred").exists()
+
+
+def test_predict_refuses_frames_the_predictor_cannot_load(demo_run: Path, tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    for name in ("empty", "named"):
+        (root / "JPEGImages" / name).mkdir(parents=True)
+        (root / "Annotations" / name).mkdir(parents=True)
+    Image.new("RGB", (32, 32)).save(root / "JPEGImages" / "named" / "frame_a.jpg")
+    empty = run_command(
+        "sam2-eval", "predict", "--run", demo_run, "--data", root, "--out", tmp_path / "p"
+    )
+    assert_one_line_error(empty, "video empty: no .jpg frames")
+    (root / "JPEGImages" / "empty").rmdir()
+    (root / "Annotations" / "empty").rmdir()
+    named = run_command(
+        "sam2-eval", "predict", "--run", demo_run, "--data", root, "--out", tmp_path / "p"
+    )
+    assert_one_line_error(named, "frame frame_a.jpg is not named by its index")
+    assert not (tmp_path / "p").exists()
 
 
 def test_predict_bad_input(demo_run: Path, synthetic_root: Path, tmp_path: Path) -> None:
@@ -187,10 +205,7 @@ def test_run_scores_zips_and_renders(demo_run: Path, synthetic_root: Path, tmp_p
             "run",
             "--run",
             demo_run,
-            "--data",
-            synthetic_root,
-            "--videos",
-            synthetic_root / "ImageSets" / "val.txt",
+            *val_data(synthetic_root),
             "--out",
             out,
             "--zip",
@@ -228,7 +243,7 @@ def test_run_scores_zips_and_renders(demo_run: Path, synthetic_root: Path, tmp_p
 
 
 def test_compare_two_runs(demo_run: Path, synthetic_root: Path, tmp_path: Path) -> None:
-    common = ("--data", synthetic_root, "--videos", synthetic_root / "ImageSets" / "val.txt")
+    common = val_data(synthetic_root)
     check_ok(run_command("sam2-eval", "run", "--config", "demo", *common, "--out", tmp_path / "a"))
     check_ok(run_command("sam2-eval", "run", "--run", demo_run, *common, "--out", tmp_path / "b"))
     result = check_ok(
@@ -279,3 +294,12 @@ def test_score_bad_input_is_one_line(synthetic_root: Path, tmp_path: Path) -> No
     (tmp_path / "empty_gt").mkdir()
     empty = run_command("sam2-eval", "score", "--gt", tmp_path / "empty_gt", "--pred", tmp_path)
     assert_one_line_error(empty, "has no video folders")
+
+
+def test_frames_are_ordered_as_the_predictor_loads_them(tmp_path: Path) -> None:
+    """Unpadded frame numbers: 2.jpg comes before 10.jpg, as in sam2's own frame loader."""
+    from training_ext.vos_inference import VideoPaths
+
+    for index in (10, 2, 1):
+        Image.new("RGB", (8, 8)).save(tmp_path / f"{index}.jpg")
+    assert VideoPaths("v", tmp_path, tmp_path).frame_names() == ["1", "2", "10"]

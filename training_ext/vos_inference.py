@@ -34,7 +34,8 @@ class VideoPaths:
     masks_dir: Path
 
     def frame_names(self) -> list[str]:
-        return sorted(p.stem for p in self.frames_dir.glob("*.jpg"))
+        """JPEG frame names in the order the SAM2 predictor loads them (numerically)."""
+        return sorted((p.stem for p in self.frames_dir.glob("*.jpg")), key=int)
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,15 @@ def dataset_videos(root: Path, file_list: Path | None = None) -> list[VideoPaths
     for video in videos:
         if not video.frames_dir.is_dir() or not video.masks_dir.is_dir():
             raise UserError(f"video {video.name}: {video.frames_dir} or {video.masks_dir} missing")
+        stems = [p.stem for p in video.frames_dir.glob("*.jpg")]
+        if not stems:
+            raise UserError(f"video {video.name}: no .jpg frames in {video.frames_dir}")
+        if not all(stem.isdigit() for stem in stems):
+            bad = next(stem for stem in stems if not stem.isdigit())
+            raise UserError(
+                f"video {video.name}: frame {bad}.jpg is not named by its index; the SAM2 "
+                "predictor needs <number>.jpg frames (e.g. 00000.jpg)"
+            )
     return videos
 
 
