@@ -21,8 +21,9 @@ class AccumulationWindow:
         self.every = every
         self.start_epoch(0)
 
-    def start_epoch(self, batches: int) -> None:
-        self.batches, self.index = batches, -1
+    def start_epoch(self, batches: int, done: int = 0) -> None:
+        """A new epoch of ``batches`` batches, the first ``done`` of them already trained."""
+        self.batches, self.index = batches, done - 1
 
     def advance(self) -> None:
         self.index += 1

@@ -15,6 +15,11 @@ the loss sequence equals stock ``python -m training.train`` on the same config a
 - ``trainable_modules``: train only these sub-modules; the rest is frozen and left out of the
   optimizer (see trainable_modules.py).
 - ``accumulate_grad_batches``: one optimizer step per k batches (see grad_accumulation.py).
+- Preemption: on SIGUSR1/SIGUSR2/SIGTERM, every rank stops at the next step boundary, a
+  mid-epoch checkpoint is saved and the process exits with code 3 (see preemption.py); the same
+  command resumes at that step, skipping the batches already trained on (resumable_data.py).
+  ``save_every_steps``: also save such a checkpoint every n steps. Checkpoint files are replaced
+  atomically (checkpoint_io.py).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import contextlib
 import logging
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +38,7 @@ from tqdm import tqdm
 from training.utils.distributed import barrier
 
 from training_ext.accelerator import cpu_threads_per_rank, resolve_accelerator
+from training_ext.checkpoint_io import atomic_torch_save, rng_states_of_all_ranks
 from training_ext.grad_accumulation import (
     AccumulatingOptimizer,
     AccumulatingScaler,
@@ -40,6 +46,8 @@ from training_ext.grad_accumulation import (
     AtWindowEnd,
 )
 from training_ext.memory_meter import DeviceMemMeter
+from training_ext.preemption import PreemptedExit, StopRequest
+from training_ext.resumable_data import EpochLoader, ResumableTrainData
 from training_ext.trainable_modules import drop_frozen_parameters, freeze_all_but
 from training_ext.vos_validation import BEST_METRIC, VOSValidation
 
@@ -59,9 +67,14 @@ class Trainer(stock.Trainer):
         early_stopping_patience: int | None = None,
         trainable_modules: list[str] | None = None,
         accumulate_grad_batches: int = 1,
+        save_every_steps: int | None = None,
         **kwargs: Any,
     ) -> None:
         self.trainable_modules = list(trainable_modules) if trainable_modules else None
+        self.save_every_steps = save_every_steps
+        self.stop_request = StopRequest()
+        # What the next checkpoint records about the epoch in progress (mid-epoch saves only).
+        self.epoch_progress: dict[str, Any] | None = None
         self.window = AccumulationWindow(accumulate_grad_batches)
         self.early_stopping_patience = early_stopping_patience
         device_type = resolve_accelerator(accelerator)
@@ -85,6 +98,17 @@ class Trainer(stock.Trainer):
             for name in ("gradient_clipper", "gradient_logger"):
                 if getattr(self, name) is not None:
                     setattr(self, name, AtWindowEnd(getattr(self, name), self.window))
+        self.stop_request.install()
+
+    def _setup_dataloaders(self) -> None:
+        super()._setup_dataloaders()
+        if self.train_dataset is not None:
+            self.train_dataset = ResumableTrainData(self.train_dataset, self.model)
+
+    def _save_checkpoint(self, checkpoint: dict, checkpoint_path: str) -> None:
+        if self.epoch_progress is not None:
+            checkpoint["train_dataset"] = self.epoch_progress  # read back by the stock loader
+        atomic_torch_save(checkpoint, checkpoint_path)
 
     def _construct_optimizers(self) -> None:
         if self.trainable_modules is not None:
@@ -107,6 +131,8 @@ class Trainer(stock.Trainer):
             self.logger.tb_logger.flush()  # the stock writer flushes only at exit
 
     def run_val(self) -> None:
+        if self.stop_request.agreed(self.device):
+            self._leave_for_requeue()  # the epoch's checkpoint is saved: validate after resuming
         if self.vos_validation is None:
             super().run_val()
             return
@@ -150,30 +176,129 @@ class Trainer(stock.Trainer):
         else:
             self.best_meter_values[STALE_KEY] = self.best_meter_values.get(STALE_KEY, 0) + 1
 
-    def train_epoch(self, train_loader: Iterable) -> dict:
-        self.window.start_epoch(len(train_loader))
-        with _stock_mem_meter_replaced_by(DeviceMemMeter):
-            return super().train_epoch(self._with_progress_bar(train_loader))
+    def train_epoch(self, train_loader: EpochLoader) -> dict:
+        first = train_loader.first_batch
+        self.window.start_epoch(len(train_loader), done=first)
+        loader = _TrainLoader(
+            train_loader,
+            before_batch=self._at_step_boundary,
+            progress=self.distributed_rank == 0,
+            desc=f"epoch {int(self.epoch) + 1}/{self.max_epochs}",
+        )
+        optim = self.optim
+        if first:
+            self.optim = _ResumedEpochSchedule(optim, self, first, len(train_loader))
+        try:
+            with _stock_mem_meter_replaced_by(DeviceMemMeter):
+                return super().train_epoch(loader)
+        finally:
+            self.optim = optim
 
-    def _with_progress_bar(self, loader: Iterable) -> Iterable:
-        if self.distributed_rank != 0:
-            return loader
-        return _ProgressLoader(loader, desc=f"epoch {int(self.epoch) + 1}/{self.max_epochs}")
+    def _at_step_boundary(self, batch_index: int, first_batch: int) -> None:
+        """Before batch ``batch_index`` of the epoch: save and/or stop if asked to."""
+        if batch_index % self.window.every:
+            return  # inside an accumulation window: its gradients are not in a checkpoint
+        stop = self.stop_request.agreed(self.device)
+        every = self.save_every_steps
+        due = bool(every) and batch_index > first_batch and self.steps["train"] % every == 0
+        if stop or due:
+            self._save_mid_epoch_checkpoint(batch_index)
+        if stop:
+            self._leave_for_requeue()
+
+    def _save_mid_epoch_checkpoint(self, batches_done: int) -> None:
+        self.epoch_progress = {
+            "epoch": int(self.epoch),
+            "batches_done": batches_done,
+            "rng_states": rng_states_of_all_ranks(stock.unwrap_ddp_if_wrapped(self.model)),
+        }
+        try:
+            self.save_checkpoint(int(self.epoch), checkpoint_names=["checkpoint"])
+        finally:
+            self.epoch_progress = None
+        logging.info(
+            "Saved checkpoint at epoch %d after batch %d (step %d)",
+            int(self.epoch),
+            batches_done,
+            self.steps["train"],
+        )
+
+    def _leave_for_requeue(self) -> None:
+        barrier()  # no rank leaves (and gets the job step killed) before rank 0 has saved
+        if self.logger.tb_logger is not None:
+            self.logger.tb_logger.flush()
+        logging.warning(
+            "Stopped by %s at epoch %d, step %d: checkpoint in %s; the same command resumes here",
+            self.stop_request.name,
+            int(self.epoch),
+            self.steps["train"],
+            self.checkpoint_conf.save_dir,
+        )
+        self.stop_request.hand_to_previous_handler()  # submitit: checkpoint and requeue
+        raise PreemptedExit()
 
 
-class _ProgressLoader:
-    """A loader that keeps ``len()`` (the stock loop needs it) and shows a tqdm bar."""
+class _TrainLoader:
+    """An epoch's batches for the stock loop: full-epoch ``len()``, a hook before each batch,
+    and a tqdm bar on rank 0 (when stderr is a terminal: none in CI logs or SLURM files)."""
 
-    def __init__(self, loader: Iterable, desc: str) -> None:
+    def __init__(
+        self,
+        loader: EpochLoader,
+        before_batch: Callable[[int, int], None],
+        progress: bool,
+        desc: str,
+    ) -> None:
         self.loader = loader
+        self.before_batch = before_batch
+        self.progress = progress
         self.desc = desc
 
     def __len__(self) -> int:
         return len(self.loader)
 
     def __iter__(self) -> Iterator:
-        # disable=None: no bar when stderr is not a terminal (CI logs, SLURM output files).
-        return iter(tqdm(self.loader, total=len(self), desc=self.desc, unit="step", disable=None))
+        first = self.loader.first_batch
+        bar = tqdm(
+            total=len(self),
+            initial=first,
+            desc=self.desc,
+            unit="step",
+            disable=None if self.progress else True,
+        )
+        iterator = iter(self.loader)
+        with bar:
+            for index in range(first, len(self)):
+                self.before_batch(index, first)
+                batch = next(iterator, None)
+                if batch is None:
+                    return
+                yield batch
+                bar.update()
+
+
+class _ResumedEpochSchedule:
+    """The stock optimizer wrapper, for an epoch resumed after ``skipped`` batches.
+
+    The stock loop counts the epoch's batches from 0 after a resume; the learning-rate and
+    weight-decay schedule position is computed as the stock loop does, from the true index.
+    """
+
+    def __init__(self, optim: Any, trainer: Trainer, skipped: int, batches: int) -> None:
+        self._optim = optim
+        self._trainer = trainer
+        self._index = skipped
+        self._batches = batches
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._optim, name)
+
+    def step_schedulers(self, where: float, step: int) -> None:
+        trainer = self._trainer
+        exact_epoch = trainer.epoch + float(self._index) / self._batches
+        trainer.where = float(exact_epoch) / trainer.max_epochs
+        self._index += 1
+        self._optim.step_schedulers(trainer.where, step=int(exact_epoch * self._batches))
 
 
 def _prepare_cpu_process(data: Any, optim: Any, distributed: Any) -> None:

@@ -1,0 +1,95 @@
+"""Checkpoint files that survive ``kill -9``, and the random-number state that goes in them."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
+    """``torch.save`` to a temporary sibling, flushed to disk, then renamed over ``path``.
+
+    ``os.replace`` is atomic: at every instant ``path`` is either the previous complete file or
+    the new one (the stock trainer removes the old file before moving the new one in, which
+    leaves a moment with no checkpoint at all).
+    """
+    path = Path(path)
+    temporary = path.with_name(f"{path.name}.tmp")
+    with open(temporary, "wb") as file:
+        torch.save(obj, file)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temporary, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def rng_state(model: torch.nn.Module | None = None) -> dict[str, Any]:
+    """The python, numpy and torch (CPU and CUDA) random states of this process, and those of
+    the numpy generators that ``model``'s modules own (``SAM2Train.rng`` picks the prompts).
+
+    Only tensors and plain Python values, so ``torch.load(weights_only=True)`` (what the stock
+    trainer uses) reads them.
+    """
+    name, keys, position, has_gauss, cached_gaussian = np.random.get_state()
+    state = {
+        "python": random.getstate(),
+        "numpy": (
+            name,
+            torch.from_numpy(keys.astype(np.int64)),
+            position,
+            has_gauss,
+            cached_gaussian,
+        ),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    if model is not None:
+        state["generators"] = {
+            name: generator.bit_generator.state for name, generator in _generators(model)
+        }
+    return state
+
+
+def _generators(model: torch.nn.Module) -> list[tuple[str, np.random.Generator]]:
+    return [
+        (f"{module_name}.{attribute}", value)
+        for module_name, module in model.named_modules()
+        for attribute, value in vars(module).items()
+        if isinstance(value, np.random.Generator)
+    ]
+
+
+def restore_rng_state(state: dict[str, Any], model: torch.nn.Module | None = None) -> None:
+    random.setstate(state["python"])
+    name, keys, position, has_gauss, cached_gaussian = state["numpy"]
+    np.random.set_state(
+        (name, keys.numpy().astype(np.uint32), position, has_gauss, cached_gaussian)
+    )
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    if model is not None:
+        saved = state.get("generators", {})
+        for name, generator in _generators(model):
+            if name in saved:
+                generator.bit_generator.state = saved[name]
+
+
+def rng_states_of_all_ranks(model: torch.nn.Module) -> list[dict[str, Any]]:
+    """Every rank's random state, in rank order (a collective: call it on every rank)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return [rng_state(model)]
+    states: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(states, rng_state(model))
+    return states
