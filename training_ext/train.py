@@ -63,6 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--cfg", choices=("job",), default=None, help="'job': print the composed config and exit"
     )
     parser.add_argument(
+        "--check",
+        action="store_true",
+        help="compose and validate the config (paths, checkpoints, options), then exit: "
+        "what job scripts run before queueing",
+    )
+    parser.add_argument(
         "--external-launcher",
         action="store_true",
         help="this process was started by torchrun or srun: train as $RANK of $WORLD_SIZE",
@@ -96,6 +102,12 @@ def run(args: argparse.Namespace) -> None:
     apply_launcher_flags(cfg, args, name)
     if args.cfg == "job":
         print(OmegaConf.to_yaml(cfg))
+        return
+    if args.check:
+        validate_training_config(cfg, runs_here=False)  # devices are those of the job
+        print(
+            f"sam2-train: {args.config} is valid; run directory {cfg.launcher.experiment_log_dir}"
+        )
         return
     if args.external_launcher:
         validate_training_config(cfg, runs_here=False)  # devices: one per process, from env
