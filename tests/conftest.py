@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -57,6 +59,23 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) 
     return lines[0]
 
 
+STEP_LINE = re.compile(r"Train Epoch: \[0\]\[\s*(\d+)/")
+
+
+def wait_for_training_step(
+    log: Path, step: int, process: subprocess.Popen | None = None, timeout: float = 300
+) -> None:
+    """Wait until the stock log ``log`` shows step ``step`` of epoch 0 (needs log_freq=1)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process is None or process.poll() is None, "training ended before that step"
+        steps = [int(m) for m in STEP_LINE.findall(log.read_text())] if log.exists() else []
+        if steps and max(steps) >= step:
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"no step {step} in {log}")
+
+
 @pytest.fixture(scope="session")
 def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("data") / "synthetic"
@@ -95,6 +114,11 @@ def train_demo(
             env=env,
         )
     )
+    return last_checkpoint(run_dir)
+
+
+def last_checkpoint(run_dir: Path) -> dict:
+    """A run's ``checkpoints/checkpoint.pt``, loaded on the CPU."""
     return torch.load(run_dir / "checkpoints" / "checkpoint.pt", map_location="cpu")
 
 

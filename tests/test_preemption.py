@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import time
@@ -12,12 +11,18 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import BIN, FAST_OVERRIDES, STEPS_PER_EPOCH, check_ok, run_command
+from conftest import (
+    BIN,
+    FAST_OVERRIDES,
+    STEPS_PER_EPOCH,
+    check_ok,
+    last_checkpoint,
+    run_command,
+    wait_for_training_step,
+)
 from training_ext.checkpoint_io import atomic_torch_save
 from training_ext.preemption import PREEMPTED_EXIT_CODE, StopRequest
 from training_ext.tensorboard_logs import read_step_losses
-
-STEP_LINE = re.compile(r"Train Epoch: \[0\]\[\s*(\d+)/")
 
 
 def demo_command(synthetic_root: Path, run_dir: Path, *overrides: str) -> list[str]:
@@ -33,26 +38,15 @@ def demo_command(synthetic_root: Path, run_dir: Path, *overrides: str) -> list[s
     ]
 
 
-def wait_for_step(log: Path, step: int, process: subprocess.Popen, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "training ended before the signal"
-        steps = [int(m) for m in STEP_LINE.findall(log.read_text())] if log.exists() else []
-        if steps and max(steps) >= step:
-            return
-        time.sleep(0.2)
-    raise TimeoutError(f"no step {step} in {log}")
-
-
 def train_until_signalled(command: list[str], run_dir: Path, signum: int) -> dict:
     """Start training, signal it after step 4, expect the checkpointed stop."""
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    wait_for_step(run_dir / "logs" / "log.txt", 4, process)
+    wait_for_training_step(run_dir / "logs" / "log.txt", 4, process)
     process.send_signal(signum)
     output, _ = process.communicate(timeout=300)
     assert process.returncode == PREEMPTED_EXIT_CODE, output[-3000:]
     assert f"Stopped by {signal.Signals(signum).name}" in output
-    return torch.load(run_dir / "checkpoints" / "checkpoint.pt", map_location="cpu")
+    return last_checkpoint(run_dir)
 
 
 @pytest.mark.slow
@@ -72,7 +66,7 @@ def test_stop_signal_checkpoints_mid_epoch_and_resume_matches_uninterrupted_run(
     assert f"Resuming epoch 0 after its first {progress['batches_done']} batches" in (
         (run_dir / "logs" / "log.txt").read_text()
     )
-    final = torch.load(run_dir / "checkpoints" / "checkpoint.pt", map_location="cpu")
+    final = last_checkpoint(run_dir)
     assert final["steps"]["train"] == STEPS_PER_EPOCH and final["epoch"] == 1
     assert "train_dataset" not in final
 
@@ -96,10 +90,10 @@ def test_save_every_steps_writes_mid_epoch_checkpoints(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    wait_for_step(run_dir / "logs" / "log.txt", 12, process)
+    wait_for_training_step(run_dir / "logs" / "log.txt", 12, process)
     process.kill()
     process.wait()
-    checkpoint = torch.load(run_dir / "checkpoints" / "checkpoint.pt", map_location="cpu")
+    checkpoint = last_checkpoint(run_dir)
     assert checkpoint["steps"]["train"] in (10, 15)
     assert checkpoint["train_dataset"]["batches_done"] == checkpoint["steps"]["train"]
 
@@ -153,7 +147,7 @@ def test_resume_from_a_folder_with_a_stale_partial_checkpoint(
         "validation=none",
     )
     check_ok(result)
-    final = torch.load(run_dir / "checkpoints" / "checkpoint.pt", map_location="cpu")
+    final = last_checkpoint(run_dir)
     assert final["epoch"] == 2 and final["steps"]["train"] == 2 * STEPS_PER_EPOCH
 
 

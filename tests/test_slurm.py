@@ -9,14 +9,20 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
-import torch
 from slurm_cluster import LocalSlurm, missing_binaries
 
-from conftest import BIN, FAST_OVERRIDES, STEPS_PER_EPOCH, assert_one_line_error, check_ok
+from conftest import (
+    BIN,
+    FAST_OVERRIDES,
+    STEPS_PER_EPOCH,
+    assert_one_line_error,
+    check_ok,
+    last_checkpoint,
+    wait_for_training_step,
+)
 from training_ext.tensorboard_logs import read_step_losses
 
 REPO = Path(__file__).resolve().parents[1]
@@ -66,20 +72,6 @@ def submit(env: dict[str, str], synthetic_root: Path, *overrides: str) -> str:
     return result.stdout.split()[-1]  # "Submitted batch job <id>"
 
 
-def wait_for_log_line(path: Path, pattern: str, timeout: float = 300) -> re.Match:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        match = re.search(pattern, path.read_text()) if path.exists() else None
-        if match:
-            return match
-        time.sleep(0.2)
-    raise TimeoutError(f"no {pattern!r} in {path}")
-
-
-def last_checkpoint(run_dir: Path) -> dict:
-    return torch.load(run_dir / "checkpoints" / "checkpoint.pt", map_location="cpu")
-
-
 @pytest.mark.slow
 def test_sbatch_job_with_two_tasks_trains_and_writes_a_checkpoint(
     slurm: LocalSlurm, synthetic_root: Path, tmp_path: Path
@@ -101,7 +93,7 @@ def test_signalled_sbatch_job_checkpoints_requeues_and_resumes_at_that_step(
     run_dir = tmp_path / "run"
     env = job_env(slurm, run_dir)
     job_id = submit(env, synthetic_root, "validation=none", "trainer.logging.log_freq=1")
-    wait_for_log_line(run_dir / "logs" / "log.txt", r"Train Epoch: \[0\]\[\s*3/")
+    wait_for_training_step(run_dir / "logs" / "log.txt", 3)
     # What SLURM does two minutes before the time limit (#SBATCH --signal=USR1@120).
     check_ok(subprocess.run(["scancel", "--signal=USR1", job_id], env=env, capture_output=True))
     job = slurm.wait_for_job(job_id)
@@ -153,7 +145,7 @@ def test_submitit_job_survives_preemption_and_completes(
         )
     )
     job_id = re.search(r"Submitit Job ID: (\d+)", result.stdout).group(1)
-    wait_for_log_line(run_dir / "logs" / "log.txt", r"Train Epoch: \[0\]\[\s*3/")
+    wait_for_training_step(run_dir / "logs" / "log.txt", 3)
     check_ok(subprocess.run(["scancel", "--signal=USR2", job_id], env=env, capture_output=True))
     job = slurm.wait_for_job(job_id)
     assert job["JobState"] == "COMPLETED", job

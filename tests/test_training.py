@@ -19,6 +19,7 @@ from conftest import (
     assert_one_line_error,
     check_ok,
     copy_run,
+    last_checkpoint,
     run_command,
     train_demo,
 )
@@ -26,12 +27,8 @@ from training_ext.accelerator import available_cores
 from training_ext.tensorboard_logs import read_tensorboard_series
 
 
-def load_checkpoint(run_dir: Path) -> dict:
-    return torch.load(run_dir / "checkpoints" / "checkpoint.pt", map_location="cpu")
-
-
 def test_one_epoch_writes_checkpoint_logs_and_loss_curve(demo_run: Path) -> None:
-    checkpoint = load_checkpoint(demo_run)
+    checkpoint = last_checkpoint(demo_run)
     assert checkpoint["epoch"] == 1
     assert checkpoint["steps"]["train"] == STEPS_PER_EPOCH
     assert {"model", "optimizer", "loss"} <= checkpoint.keys()
@@ -59,7 +56,7 @@ def test_rerun_resumes_from_the_checkpoint(
     demo_run: Path, synthetic_root: Path, tmp_path: Path
 ) -> None:
     run_dir = copy_run(demo_run, tmp_path / "run")
-    first = load_checkpoint(run_dir)
+    first = last_checkpoint(run_dir)
     second = train_demo(synthetic_root, run_dir, "scratch.num_epochs=2")
     assert second["epoch"] == 2
     assert second["steps"]["train"] == 2 * STEPS_PER_EPOCH
@@ -86,7 +83,7 @@ def test_two_cpu_ranks_split_data_and_threads(synthetic_root: Path, tmp_path: Pa
             unset=("OMP_NUM_THREADS",),
         )
     )
-    checkpoint = load_checkpoint(run_dir)
+    checkpoint = last_checkpoint(run_dir)
     assert checkpoint["epoch"] == 1
     assert checkpoint["steps"]["train"] == STEPS_PER_EPOCH // 2  # each rank sees half the data
     threads = max(1, available_cores() // 2)
@@ -104,7 +101,7 @@ def test_finetune_recipe_loads_the_pretrained_checkpoint(
     checkpoint come from the environment variables alone, as in Docker and SLURM jobs."""
     checkpoints = tmp_path / "checkpoints"
     checkpoints.mkdir()
-    weights = load_checkpoint(demo_run)["model"]
+    weights = last_checkpoint(demo_run)["model"]
     torch.save({"model": weights}, checkpoints / "sam2.1_hiera_tiny.pt")
     run_dir = tmp_path / "finetune"
     check_ok(
@@ -123,7 +120,7 @@ def test_finetune_recipe_loads_the_pretrained_checkpoint(
             env={"SAM2_DATASET": str(synthetic_root), "SAM2_CHECKPOINTS": str(checkpoints)},
         )
     )
-    finetuned = load_checkpoint(run_dir)["model"]
+    finetuned = last_checkpoint(run_dir)["model"]
     assert finetuned.keys() == weights.keys()
     assert all(torch.equal(finetuned[k], weights[k]) for k in weights)
     assert "Loading pretrained checkpoint from" in (run_dir / "logs" / "log.txt").read_text()
@@ -152,7 +149,7 @@ def test_torchrun_starts_the_ranks(synthetic_root: Path, tmp_path: Path) -> None
         env={k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"},
     )
     check_ok(result)
-    checkpoint = load_checkpoint(run_dir)
+    checkpoint = last_checkpoint(run_dir)
     assert checkpoint["epoch"] == 1
     assert checkpoint["steps"]["train"] == STEPS_PER_EPOCH // 2
     assert (run_dir / "config_resolved.yaml").is_file()  # what sam2-eval --run reads
