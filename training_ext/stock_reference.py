@@ -35,7 +35,7 @@ ONE_EPOCH_CONFIG = "stock_cpu_demo_one_epoch"
 _ONE_EPOCH_OVERRIDES = ["scratch.num_epochs=1", "trainer.logging.log_scalar_frequency=1"]
 
 
-def write_reference_configs(folder: Path) -> str:
+def write_reference_configs(folder: Path, overrides: tuple[str, ...] = ()) -> str:
     """Write the ``demo`` recipe as the stock trainer accepts it on CPU into ``folder``.
 
     The config is composed by ``sam2-train``'s machinery, then: the stock ``Trainer`` and loss as
@@ -44,7 +44,7 @@ def write_reference_configs(folder: Path) -> str:
     the stock launcher and ``sam2-train`` (with ``trainer._target_=training_ext.trainer.Trainer``).
     """
     initialize_hydra()
-    cfg = compose_config("demo", ["validation=none", *_ONE_EPOCH_OVERRIDES])
+    cfg = compose_config("demo", ["validation=none", *_ONE_EPOCH_OVERRIDES, *overrides])
     with open_dict(cfg):
         for option in _OUR_TRAINER_OPTIONS:
             cfg.trainer.pop(option, None)
@@ -70,10 +70,15 @@ def run_stock_training(
     """
     workdir.mkdir(parents=True, exist_ok=True)
     return subprocess.run(
-        [sys.executable, "-c", _STOCK_TRAIN_ON_CPU, "-c", config],
+        stock_training_command(config),
         cwd=workdir,
         env={**os.environ, **env},
         capture_output=True,
         text=True,
         timeout=timeout,
     )
+
+
+def stock_training_command(config: str) -> list[str]:
+    """The command line of ``run_stock_training`` (run it in the work directory)."""
+    return [sys.executable, "-c", _STOCK_TRAIN_ON_CPU, "-c", config]
