@@ -153,9 +153,7 @@ def render_video(rng: np.random.Generator, spec: SynthSpec) -> tuple[np.ndarray,
         num_objects = int(rng.integers(1, spec.max_objects + 1))
         shapes = [_random_shape(rng, spec) for _ in range(num_objects)]
         background = _background(rng, spec.height, spec.width)
-        hidden = [
-            _hidden_stretch(rng, spec.frames) if spec.reappear else range(0) for _ in shapes
-        ]
+        hidden = [_hidden_stretch(rng, spec.frames) if spec.reappear else range(0) for _ in shapes]
         frames = np.empty((spec.frames, spec.height, spec.width, 3), np.uint8)
         masks = np.zeros((spec.frames, spec.height, spec.width), np.uint8)
         for t in range(spec.frames):
