@@ -38,7 +38,10 @@ def make_policy(spec: Mapping[str, Any] | MemoryPolicy | None, where: str = "mem
             f"{where}: policy {name} has no parameter {unknown[0]!r} (parameters: {known})"
         )
     values = {key: _convert(where, name, key, value, fields[key]) for key, value in params.items()}
-    return cls(**values)
+    try:
+        return cls(**values)
+    except UserError as error:
+        raise UserError(f"{where}: policy {name}: {error}") from None
 
 
 def policy_spec(policy: MemoryPolicy) -> dict[str, Any]:

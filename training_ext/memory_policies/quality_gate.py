@@ -26,10 +26,7 @@ class QualityGatePolicy(MemoryPolicy):
 
     def __post_init__(self) -> None:
         if not 0 <= self.iou_threshold < 1:
-            raise UserError(
-                f"memory policy quality_gate: iou_threshold must be in [0, 1), "
-                f"got {self.iou_threshold}"
-            )
+            raise UserError(f"iou_threshold must be in [0, 1), got {self.iou_threshold}")
 
     def decide(self, track: ObjectTrack, frame: FrameRecord) -> MemoryDecision:
         return MemoryDecision(remember=frame.present and frame.best_iou > self.iou_threshold)

@@ -30,13 +30,11 @@ class RCMSPolicy(MemoryPolicy):
     def __post_init__(self) -> None:
         if self.num_prev_frames_to_promote < 1:
             raise UserError(
-                "memory policy rcms: num_prev_frames_to_promote must be >= 1, "
-                f"got {self.num_prev_frames_to_promote}"
+                f"num_prev_frames_to_promote must be >= 1, got {self.num_prev_frames_to_promote}"
             )
         if not 0 <= self.low_quality_threshold < 1:
             raise UserError(
-                "memory policy rcms: low_quality_threshold must be in [0, 1), "
-                f"got {self.low_quality_threshold}"
+                f"low_quality_threshold must be in [0, 1), got {self.low_quality_threshold}"
             )
 
     def decide(self, track: ObjectTrack, frame: FrameRecord) -> MemoryDecision:
