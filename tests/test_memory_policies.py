@@ -355,3 +355,19 @@ def test_validation_switch_selects_the_policy(tiny_model, synthetic_root: Path, 
     assert 0 <= summary["J&F"] <= 1 and (tmp_path / "scores.csv").is_file()
     with pytest.raises(UserError, match="trainer.vos_validation.memory_policy: unknown policy"):
         VOSValidation(**{**cfg.trainer.vos_validation, "memory_policy": {"name": "x"}})
+
+
+def test_stock_builder_makes_a_policy_predictor_from_a_predictor_config() -> None:
+    from sam2.build_sam import build_sam2_video_predictor
+
+    initialize_hydra()
+    predictor = build_sam2_video_predictor(
+        "predictor/tiny_demo",
+        None,
+        device="cpu",
+        hydra_overrides_extra=[
+            "++model._target_=training_ext.memory_policies.predictor.MemoryPolicyVideoPredictor",
+            "++model.memory_policy={name:rcms,low_quality_threshold:0.5}",
+        ],
+    )
+    assert predictor.memory_policy == RCMSPolicy(low_quality_threshold=0.5)
