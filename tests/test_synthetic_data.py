@@ -124,3 +124,33 @@ def test_interrupted_generation_leaves_nothing(
             tmp_path / "s", seed=0, spec=SynthSpec(train_videos=1, val_videos=1), progress=False
         )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_reappear_makes_every_object_vanish_and_come_back(tmp_path: Path) -> None:
+    check_ok(
+        run_command(
+            "sam2-data",
+            "synth",
+            "--out",
+            tmp_path / "r",
+            "--reappear",
+            "--seed",
+            "4",
+            "--train-videos",
+            "1",
+            "--val-videos",
+            "5",
+            "--frames",
+            "24",
+        )
+    )
+    plain = generate(tmp_path / "p", seed=4, spec=SynthSpec(1, 5, 24), progress=False)
+    assert digest(tmp_path / "r") != digest(plain)  # the flag changes the videos
+    for video in (tmp_path / "r" / "Annotations").iterdir():
+        masks = masks_of(video)
+        assert (masks[0] == 1).sum() >= 20
+        for object_id in [i for i in np.unique(masks) if i]:
+            visible = (masks == object_id).any(axis=(1, 2))
+            first, last = visible.argmax(), len(visible) - 1 - visible[::-1].argmax()
+            gone = ~visible[first:last]
+            assert gone.any() and gone.sum() >= 3, (video.name, object_id, visible)

@@ -1,6 +1,7 @@
 """``sam2-data``: dataset preparation commands.
 
 sam2-data synth --out data/synthetic --seed 0     # DAVIS-layout synthetic train/val set
+sam2-data synth --out data/reappear --reappear    # objects vanish for a while and come back
 """
 
 from __future__ import annotations
@@ -29,6 +30,12 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--width", type=positive_int, default=defaults.width)
     synth.add_argument("--height", type=positive_int, default=defaults.height)
     synth.add_argument("--max-objects", type=positive_int, default=defaults.max_objects)
+    synth.add_argument(
+        "--reappear",
+        action="store_true",
+        help="every object vanishes for a stretch of frames and comes back (held-out sets for "
+        "disappearance/reappearance metrics)",
+    )
     return parser
 
 
@@ -44,6 +51,7 @@ def synth(args: argparse.Namespace) -> None:
         width=args.width,
         height=args.height,
         max_objects=args.max_objects,
+        reappear=args.reappear,
     )
     out = generate(args.out, seed=args.seed, spec=spec)
     print(f"sam2-data: wrote {spec.train_videos} train + {spec.val_videos} val videos to {out}")

@@ -4,6 +4,8 @@
         --videos data/synthetic/ImageSets/val.txt --out preds
     sam2-eval score --gt data/synthetic/Annotations --pred preds --out scores
     sam2-eval run --run sam2_logs/demo --data data/synthetic --videos ... --out eval --zip sub.zip
+    sam2-eval run --run sam2_logs/demo --data ... --out eval_rcms --memory-policy rcms \\
+        --memory-policy-args num_prev_frames_to_promote=4 low_quality_threshold=0.6
     sam2-eval compare before=eval_random after=eval --out j_and_f.png
 """
 
@@ -19,6 +21,12 @@ import pandas as pd
 
 from training_ext.cli import exit_code, positive_int
 from training_ext.errors import UserError
+from training_ext.memory_policies import (
+    POLICIES,
+    make_policy,
+    parse_policy_args,
+    policy_spec,
+)
 from training_ext.model_source import add_model_arguments, model_source_from_arguments
 from training_ext.predict_dataset import predict_dataset
 from training_ext.scoring import ScoreResult, score_folders, write_scores
@@ -52,6 +60,19 @@ def _add_prediction_arguments(parser: argparse.ArgumentParser) -> None:
         help="worker processes (one per GPU, or CPU processes)",
     )
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument(
+        "--memory-policy",
+        default="none",
+        metavar="NAME",
+        help=f"memory-selection policy: {', '.join(POLICIES)} (default: none, the stock memory)",
+    )
+    parser.add_argument(
+        "--memory-policy-args",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="policy parameters, e.g. num_prev_frames_to_promote=4 low_quality_threshold=0.6",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -99,6 +120,8 @@ def predict(args: argparse.Namespace) -> None:
 
 
 def _predict(args: argparse.Namespace) -> Path:
+    policy = {"name": args.memory_policy, **parse_policy_args(args.memory_policy_args)}
+    policy = policy_spec(make_policy(policy, where="--memory-policy"))  # fails before any work
     source = model_source_from_arguments(args)
     videos = dataset_videos(args.data, args.videos)
     if args.device == "cuda":
@@ -115,6 +138,7 @@ def _predict(args: argparse.Namespace) -> Path:
         prompt_frame=args.prompt_frame,
         processes=args.processes,
         device=args.device,
+        memory_policy=policy,
     )
     return out
 

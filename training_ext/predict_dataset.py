@@ -32,6 +32,7 @@ class PredictionJob:
     prompt: str = "mask"
     prompt_frame: str = "first"
     device: str = "auto"
+    memory_policy: dict | None = None  # {name: ..., parameters}; None: the stock predictor
 
 
 _worker: dict = {}
@@ -51,7 +52,7 @@ def _start_worker(job: PredictionJob, processes: int) -> None:
     model = OmegaConf.create(job.training_model)
     if job.checkpoint is None:
         torch.manual_seed(0)  # the same random-init model in every worker and run
-    _worker["predictor"] = build_predictor(model, job.checkpoint, device)
+    _worker["predictor"] = build_predictor(model, job.checkpoint, device, job.memory_policy)
     _worker["job"] = job
 
 
@@ -74,6 +75,7 @@ def predict_dataset(
     prompt_frame: str = "first",
     processes: int = 1,
     device: str = "auto",
+    memory_policy: dict | None = None,
 ) -> Path:
     """Write ``out_dir/<video>/<frame>.png`` for every video; returns ``out_dir``."""
     if out_dir.exists():
@@ -84,6 +86,7 @@ def predict_dataset(
         prompt,
         prompt_frame,
         device,
+        memory_policy,
     )
     # Build the model here first: a checkpoint that does not fit fails before any work starts.
     _start_worker(job, processes)

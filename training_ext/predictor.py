@@ -10,7 +10,9 @@ usual inference settings: hole filling, dynamic multimask, binarized click masks
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 from hydra.core.config_store import ConfigStore
@@ -22,7 +24,9 @@ from sam2.sam2_video_predictor import SAM2VideoPredictor
 from training.model.sam2 import SAM2Train
 
 from training_ext.errors import UserError
+from training_ext.memory_policies import make_policy, policy_spec
 
+POLICY_PREDICTOR = "training_ext.memory_policies.predictor.MemoryPolicyVideoPredictor"
 _PREDICTOR_GROUP, _PREDICTOR_NAME = "_sam2_eval", "predictor"
 
 
@@ -58,18 +62,31 @@ def load_run_config(run_dir: Path) -> DictConfig:
 
 
 def build_predictor(
-    training_model: DictConfig, checkpoint: Path | None, device: str | torch.device = "cpu"
+    training_model: DictConfig,
+    checkpoint: Path | None,
+    device: str | torch.device = "cpu",
+    memory_policy: Mapping[str, Any] | None = None,
 ) -> SAM2VideoPredictor:
     """A ``SAM2VideoPredictor`` of the training model's architecture, weights from ``checkpoint``
-    (a training checkpoint or exported weights: a dict with a ``model`` state dict)."""
+    (a training checkpoint or exported weights: a dict with a ``model`` state dict).
+
+    ``memory_policy`` (``{name: rcms, ...}``, see training_ext/memory_policies): build a
+    ``MemoryPolicyVideoPredictor`` that consults it; ``None``: the stock predictor class.
+    """
+    model = predictor_model_config(training_model)
+    overrides = []
+    if memory_policy is not None:
+        policy = make_policy(memory_policy)  # a bad spec fails here, in one line
+        model.memory_policy = policy_spec(policy)
+        overrides = [f"++model._target_={POLICY_PREDICTOR}"]
     ConfigStore.instance().store(
-        group=_PREDICTOR_GROUP,
-        name=_PREDICTOR_NAME,
-        node={"model": predictor_model_config(training_model)},
-        package="_global_",
+        group=_PREDICTOR_GROUP, name=_PREDICTOR_NAME, node={"model": model}, package="_global_"
     )
     predictor = build_sam2_video_predictor(
-        f"{_PREDICTOR_GROUP}/{_PREDICTOR_NAME}", None, device=str(device)
+        f"{_PREDICTOR_GROUP}/{_PREDICTOR_NAME}",
+        None,
+        device=str(device),
+        hydra_overrides_extra=overrides,
     )
     predictor.memory_attention.register_forward_pre_hook(_memory_in_query_dtype, with_kwargs=True)
     if checkpoint is not None:

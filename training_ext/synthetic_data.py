@@ -39,6 +39,7 @@ class SynthSpec:
     width: int = 192
     height: int = 144
     max_objects: int = 3
+    reappear: bool = False  # every object vanishes for a stretch of frames, then comes back
 
 
 @dataclass(frozen=True)
@@ -133,20 +134,33 @@ def _paste_texture(frame: np.ndarray, mask: np.ndarray, shape: MovingShape, t: i
     frame[ys, xs] = shape.texture[tex_y, tex_x]
 
 
+def _hidden_stretch(rng: np.random.Generator, frames: int) -> range:
+    """Frames during which an object is gone: starting in the first half (never frame 0),
+    lasting 1/8 to 1/4 of the video, so the object comes back before the end."""
+    start = int(rng.integers(max(1, frames // 4), max(2, frames // 2 + 1)))
+    length = int(rng.integers(max(1, frames // 8), max(2, frames // 4 + 1)))
+    return range(start, min(start + length, frames - 1))
+
+
 def render_video(rng: np.random.Generator, spec: SynthSpec) -> tuple[np.ndarray, np.ndarray]:
     """Frames (T, H, W, 3) uint8 and masks (T, H, W) uint8 of one video.
 
     Re-draws a video until object 1 is visible in frame 0, so first-frame prompting is possible.
+    With ``spec.reappear`` every object vanishes for a stretch and comes back further along its
+    path (its mask is empty meanwhile).
     """
     while True:
         num_objects = int(rng.integers(1, spec.max_objects + 1))
         shapes = [_random_shape(rng, spec) for _ in range(num_objects)]
         background = _background(rng, spec.height, spec.width)
+        hidden = [_hidden_stretch(rng, spec.frames) if spec.reappear else range(0) for _ in shapes]
         frames = np.empty((spec.frames, spec.height, spec.width, 3), np.uint8)
         masks = np.zeros((spec.frames, spec.height, spec.width), np.uint8)
         for t in range(spec.frames):
             frame = background.copy()
             for object_id, shape in enumerate(shapes, start=1):  # later shapes are nearer
+                if t in hidden[object_id - 1]:
+                    continue
                 mask = _shape_mask(shape, t, spec.height, spec.width)
                 _paste_texture(frame, mask, shape, t)
                 masks[t][mask] = object_id

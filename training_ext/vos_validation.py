@@ -12,8 +12,10 @@ val-key check has nothing to trip on. Per epoch it writes
 from __future__ import annotations
 
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import torch
@@ -21,6 +23,7 @@ from omegaconf import DictConfig
 from tqdm import tqdm
 
 from training_ext.masks_io import write_palette_mask
+from training_ext.memory_policies import make_policy, policy_spec
 from training_ext.predictor import build_predictor
 from training_ext.scoring import score_folders, write_scores
 from training_ext.vos_inference import dataset_videos, predict_video
@@ -38,8 +41,12 @@ class VOSValidation:
     prompt: str = "mask"
     prompt_frame: str = "first"
     score_mode: str = "davis"
+    memory_policy: Mapping[str, Any] | None = None  # e.g. {name: rcms}; None: stock predictor
 
     def __post_init__(self) -> None:
+        if self.memory_policy is not None:
+            policy = make_policy(self.memory_policy, where="trainer.vos_validation.memory_policy")
+            self.memory_policy = policy_spec(policy)
         self.videos = dataset_videos(
             Path(self.data_root), Path(self.file_list_txt) if self.file_list_txt else None
         )
@@ -50,7 +57,9 @@ class VOSValidation:
     ) -> dict[str, float]:
         """Scores of ``model``'s current weights; files under ``out_root/epoch_<epoch>``."""
         if self._predictor is None:
-            self._predictor = build_predictor(model_conf, None, next(model.parameters()).device)
+            self._predictor = build_predictor(
+                model_conf, None, next(model.parameters()).device, self.memory_policy
+            )
         self._predictor.load_state_dict(model.state_dict())
         epoch_dir = out_root / f"epoch_{epoch:03d}"
         shutil.rmtree(epoch_dir, ignore_errors=True)
