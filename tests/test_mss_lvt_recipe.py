@@ -89,3 +89,33 @@ def test_stage2_starts_from_the_stage1_run(demo_run: Path, synthetic_root: Path,
     assert_one_line_error(missing, str(tmp_path / "nowhere" / "checkpoints" / "checkpoint.pt"))
     unset = run_command(*args, f"launcher.experiment_log_dir={run}_3")
     assert_one_line_error(unset, "stage1_run")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragments"),
+    [
+        (
+            ["-c", "demo", "trainer.vos_validation.memory_policy.name=bogus"],
+            ["trainer.vos_validation.memory_policy", "unknown policy 'bogus'"],
+        ),
+        (
+            [
+                "-c",
+                "demo",
+                "vos.train_sampler._target_=training_ext.gap_sampler.GapSampler",
+                "+vos.train_sampler.min_gap=3",
+                "+vos.train_sampler.max_gap=1",
+            ],
+            ["vos.train_sampler: GapSampler", "min_gap=3"],
+        ),
+        (
+            ["-c", "sam2.1_hiera_b+_mss_lvt_stage2", "stage1_run=/no/such/run"],
+            ["/no/such/run/checkpoints/checkpoint.pt not found", "pass stage1_run="],
+        ),
+    ],
+)
+def test_bad_policy_sampler_or_stage1_run_is_one_line_before_training(
+    synthetic_root: Path, overrides: list[str], fragments: list[str]
+) -> None:
+    result = run_command("sam2-train", "--check", f"dataset.root={synthetic_root}", *overrides)
+    assert_one_line_error(result, "sam2-train: error:", *fragments)

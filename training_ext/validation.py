@@ -6,11 +6,14 @@ import re
 from pathlib import Path
 
 import torch
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import InterpolationResolutionError, MissingMandatoryValue
 
 from training_ext.accelerator import resolve_accelerator
 from training_ext.errors import UserError
+from training_ext.memory_policies import make_policy
 from training_ext.trainable_modules import check_module_names
 from training_ext.vos_inference import PROMPT_FRAMES, PROMPTS
 
@@ -20,6 +23,7 @@ _HOW_TO_SET = {
     "pretrained.path": (
         "export SAM2_CHECKPOINTS=/dir/with/checkpoints or pass pretrained.path=/path/to/file.pt"
     ),
+    "stage1_run": "pass stage1_run=/path/to/stage1/run (the stage-1 launcher.experiment_log_dir)",
 }
 
 
@@ -36,6 +40,7 @@ def validate_training_config(cfg: DictConfig, runs_here: bool = True) -> None:
     _check_dataset_paths(cfg)
     _check_pretrained_checkpoint(cfg)
     _check_vos_validation(cfg)
+    _check_train_sampler(cfg)
     _check_trainable_modules(cfg)
     if runs_here:
         _check_devices(cfg)
@@ -106,6 +111,9 @@ def _check_vos_validation(cfg: DictConfig) -> None:
             f"trainer.vos_validation.file_list_txt: file {file_list} does not exist; "
             "pass trainer.vos_validation.file_list_txt=/path/to/list.txt or null"
         )
+    policy = section.get("memory_policy")
+    if policy is not None:
+        make_policy(OmegaConf.to_container(policy), where="trainer.vos_validation.memory_policy")
     choices = {"prompt": PROMPTS, "prompt_frame": PROMPT_FRAMES, "score_mode": ("davis", "mosev2")}
     for key, allowed in choices.items():
         if section.get(key) not in allowed:
@@ -115,13 +123,25 @@ def _check_vos_validation(cfg: DictConfig) -> None:
             )
 
 
+def _check_train_sampler(cfg: DictConfig) -> None:
+    """Our samplers check their arguments; say which config key holds them."""
+    sampler = OmegaConf.select(cfg, "vos.train_sampler")
+    if sampler is None:
+        return
+    try:
+        instantiate(sampler)
+    except UserError as error:
+        raise UserError(f"vos.train_sampler: {error}") from None
+    except InstantiationException as error:
+        cause = error.__cause__ if isinstance(error.__cause__, UserError) else error
+        raise UserError(f"vos.train_sampler: {str(cause).splitlines()[0]}") from None
+
+
 def _check_trainable_modules(cfg: DictConfig) -> None:
     """Unknown names fail here, in one line, not in every rank after spawning."""
     trainable = OmegaConf.select(cfg, "trainer.trainable_modules")
     if not trainable:
         return
-    from hydra.utils import instantiate
-
     model = instantiate(cfg.trainer.model, _convert_="all")  # a few seconds for SAM2.1-L
     check_module_names(model, list(trainable))
 
@@ -132,7 +152,8 @@ def _check_pretrained_checkpoint(cfg: DictConfig) -> None:
         return
     path = OmegaConf.select(initializer, "state_dict.checkpoint_path")
     if path is not None and not Path(path).is_file():
-        raise UserError(f"pretrained checkpoint {path} not found: {_HOW_TO_SET['pretrained.path']}")
+        hint = _HOW_TO_SET["stage1_run" if "stage1_run" in cfg else "pretrained.path"]
+        raise UserError(f"pretrained checkpoint {path} not found: {hint}")
 
 
 def _check_devices(cfg: DictConfig) -> None:
