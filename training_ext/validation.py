@@ -10,6 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import InterpolationResolutionError, MissingMandatoryValue
 
 from training_ext.accelerator import resolve_accelerator
+from training_ext.adapters.launch_check import check_training_datasets
 from training_ext.errors import UserError
 from training_ext.trainable_modules import check_module_names
 from training_ext.vos_inference import PROMPT_FRAMES, PROMPTS
@@ -33,7 +34,7 @@ def validate_training_config(cfg: DictConfig, runs_here: bool = True) -> None:
         if _has_key(cfg, key):
             _resolve(cfg, key)
     _resolve(cfg)
-    _check_dataset_paths(cfg)
+    check_training_datasets(cfg)
     _check_pretrained_checkpoint(cfg)
     _check_vos_validation(cfg)
     _check_trainable_modules(cfg)
@@ -68,26 +69,6 @@ def _resolution_error(key: str, error: Exception) -> UserError:
         how = _HOW_TO_SET.get(key, f"export {missing_env.group(1)}=... or pass {key}=<value>")
         return UserError(f"{key} is not set (${missing_env.group(1)} is undefined): {how}")
     return UserError(f"{key}: {str(error).splitlines()[0]}")
-
-
-def _check_dataset_paths(cfg: DictConfig) -> None:
-    dataset = cfg.get("dataset")
-    if not isinstance(dataset, DictConfig):
-        return
-    for key in ("img_folder", "gt_folder"):
-        folder = dataset.get(key)
-        if folder is not None and not Path(folder).is_dir():
-            raise UserError(
-                f"dataset.{key}: folder {folder} does not exist; point SAM2_DATASET or "
-                f"dataset.root at a folder holding JPEGImages/ and Annotations/, "
-                f"or pass dataset.{key}=/path"
-            )
-    file_list = dataset.get("file_list_txt")
-    if file_list is not None and not Path(file_list).is_file():
-        raise UserError(
-            f"dataset.file_list_txt: file {file_list} does not exist; "
-            "pass dataset.file_list_txt=/path/to/list.txt, or null to use every video"
-        )
 
 
 def _check_vos_validation(cfg: DictConfig) -> None:
