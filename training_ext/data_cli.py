@@ -97,11 +97,9 @@ def validate(args: argparse.Namespace) -> None:
     problems = list(source.problems)
     if not args.quick:
         if isinstance(source, DavisSource):
-            problems += check_davis_files(source.img_folder, source.gt_folder, source.usable_names)
+            problems += check_davis_files(source.img_folder, source.gt_folder, source.listed_names)
         else:
-            bad = {problem.video for problem in problems if not problem.warning}
-            usable = [video for video in source.videos if video.name not in bad]
-            problems += check_indexed_files(DatasetIndex(source.source, usable, []))
+            problems += check_indexed_files(source)
     for problem in problems:
         print(f"{'warning' if problem.warning else 'error'}: {problem}")
     errors = sum(not problem.warning for problem in problems)

@@ -68,7 +68,13 @@ def _resolution_error(key: str, error: Exception) -> UserError:
     if missing_env:
         how = _HOW_TO_SET.get(key, f"export {missing_env.group(1)}=... or pass {key}=<value>")
         return UserError(f"{key} is not set (${missing_env.group(1)} is undefined): {how}")
-    return UserError(f"{key}: {str(error).splitlines()[0]}")
+    hint = ""
+    if key.startswith("trainer.vos_validation."):  # e.g. validation=synthetic with JSON data
+        hint = (
+            "; validation during training reads a DAVIS-layout folder: pass "
+            "trainer.vos_validation.data_root=/path/to/val or validation=none"
+        )
+    return UserError(f"{key}: {str(error).splitlines()[0]}{hint}")
 
 
 def _check_vos_validation(cfg: DictConfig) -> None:

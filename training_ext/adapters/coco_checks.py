@@ -10,8 +10,8 @@ from training_ext.adapters.problems import Problem
 CROWD_MODES = ("skip", "keep")
 
 
-def category_ids(data: dict, source: str, problems: list[Problem]) -> set:
-    """Ids of ``categories``; a missing or empty list is a dataset error."""
+def category_ids(data: dict, source: str, problems: list[Problem]) -> set | None:
+    """Ids of ``categories``; a missing or empty list is a dataset error (and None)."""
     categories = data.get("categories")
     if not isinstance(categories, list) or not categories:
         problems.append(
@@ -21,7 +21,7 @@ def category_ids(data: dict, source: str, problems: list[Problem]) -> set:
                 'add a list such as "categories": [{"id": 1, "name": "object"}]',
             )
         )
-        return set()
+        return None
     return {category.get("id") for category in categories if isinstance(category, dict)}
 
 
@@ -55,8 +55,11 @@ def segmentation_problem(
     return None
 
 
-def category_problem(category: Any, categories: set, where: str, video: str) -> Problem | None:
-    if category in categories:
+def category_problem(
+    category: Any, categories: set | None, where: str, video: str
+) -> Problem | None:
+    """None when ``category`` is listed, or when no list exists (reported once already)."""
+    if categories is None or category in categories:
         return None
     return Problem(
         where,

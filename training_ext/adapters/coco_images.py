@@ -102,7 +102,7 @@ def _add_object(
     position: int,
     annotation: Any,
     records: dict[Any, VideoRecord],
-    categories: set,
+    categories: set | None,
     crowd: str,
     source: str,
     problems: list[Problem],

@@ -220,7 +220,7 @@ def _objects(
     data: dict,
     frames: pd.DataFrame,
     listed_ids: set,
-    categories: set,
+    categories: set | None,
     object_key: str,
     crowd: str,
     source: str,

@@ -31,7 +31,7 @@ def check_indexed_files(index: DatasetIndex, progress: bool = True) -> list[Prob
         index.videos, desc="checking videos", unit="video", disable=None if progress else True
     ):
         problems += _frame_problems(record)
-        if not any(_areas(record)):
+        if record.objects and not any(_areas(record)):  # no objects at all: an index error
             problems.append(
                 Problem(
                     f"{index.source}: video {record.name!r}",

@@ -28,6 +28,15 @@ class DavisSource:
     problems: list[Problem]
 
     @property
+    def listed_names(self) -> list[str]:
+        """Videos with both a frame and a mask folder (whatever else is wrong with them)."""
+        return [
+            name
+            for name in self.names
+            if (self.img_folder / name).is_dir() and (self.gt_folder / name).is_dir()
+        ]
+
+    @property
     def usable_names(self) -> list[str]:
         bad = {problem.video for problem in self.problems if not problem.warning}
         return [name for name in self.names if name not in bad]

@@ -131,7 +131,7 @@ def _add_track(
     annotation: Any,
     videos: dict[Any, VideoRecord],
     tracks: dict[str, int],
-    categories: set,
+    categories: set | None,
     crowd: str,
     source: str,
     problems: list[Problem],
