@@ -4,6 +4,7 @@ whose masks are encoded with pycocotools (compressed RLE, uncompressed RLE or po
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,3 +153,38 @@ def coco_images_set(root: Path, count: int = 3, kind: str = "rle") -> JsonSet:
         "categories": [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}],
     }
     return JsonSet(data, root / "coco_images.json", root / "images")
+
+
+def sav_from_davis(davis: Path, names: list[str], out: Path) -> Path:
+    """SA-V layout (frames + ``<video>_manual.json`` masklets) of DAVIS videos ``names``."""
+    for name in names:
+        frames = sorted((davis / "JPEGImages" / name).glob("*.jpg"))
+        (out / "JPEGImages_24fps" / name).mkdir(parents=True)
+        for frame in frames:
+            shutil.copyfile(frame, out / "JPEGImages_24fps" / name / frame.name)
+        masks = [_read_ids(davis / "Annotations" / name / f"{f.stem}.png") for f in frames]
+        objects = sorted({int(i) for ids in masks for i in np.unique(ids) if i})
+        masklet = [[encode(ids == obj) for obj in objects] for ids in masks]
+        (out / "annotations").mkdir(exist_ok=True)
+        (out / "annotations" / f"{name}_manual.json").write_text(json.dumps({"masklet": masklet}))
+    return out
+
+
+def sa1b_from_davis(davis: Path, names: list[str], out: Path) -> Path:
+    """SA-1B layout (``sa_<n>.jpg`` + ``sa_<n>.json``): the first frame of each video."""
+    out.mkdir(parents=True)
+    for number, name in enumerate(names, start=1):
+        shutil.copyfile(davis / "JPEGImages" / name / "00000.jpg", out / f"sa_{number}.jpg")
+        ids = _read_ids(davis / "Annotations" / name / "00000.png")
+        annotations = [
+            {"segmentation": encode(ids == obj), "area": int((ids == obj).sum())}
+            for obj in np.unique(ids)
+            if obj
+        ]
+        (out / f"sa_{number}.json").write_text(json.dumps({"annotations": annotations}))
+    return out
+
+
+def _read_ids(path: Path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.array(image)

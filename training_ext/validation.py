@@ -16,6 +16,7 @@ from training_ext.trainable_modules import check_module_names
 from training_ext.vos_inference import PROMPT_FRAMES, PROMPTS
 
 _ENV_NOT_FOUND = re.compile(r"Environment variable '([^']+)' not found")
+_MISSING_VALUE = re.compile(r"Missing mandatory value: ([\w.]+)")
 _HOW_TO_SET = {
     "dataset.root": "export SAM2_DATASET=/path/to/data or pass dataset.root=/path/to/data",
     "pretrained.path": (
@@ -64,6 +65,12 @@ def _resolve(cfg: DictConfig, key: str | None = None) -> None:
 
 
 def _resolution_error(key: str, error: Exception) -> UserError:
+    missing_value = _MISSING_VALUE.search(str(error))  # a ??? reached through an interpolation
+    if missing_value:
+        missing = missing_value.group(1)
+        return UserError(
+            f"{missing} has no value: {_HOW_TO_SET.get(missing, f'pass {missing}=<value>')}"
+        )
     missing_env = _ENV_NOT_FOUND.search(str(error))
     if missing_env:
         how = _HOW_TO_SET.get(key, f"export {missing_env.group(1)}=... or pass {key}=<value>")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
@@ -36,10 +37,20 @@ def check_training_datasets(cfg: DictConfig) -> None:
         section = next((key for key, value in sections.items() if value == node), "video_dataset")
         _check_paths(node, section)
         if str(node.get("_target_", "")).startswith(_OURS):
-            try:
-                instantiate(node)
-            except InvalidDatasetError as error:
-                raise UserError(error.describe(section)) from None
+            _build(node, section)
+
+
+def _build(node: dict, section: str) -> None:
+    """Build the raw dataset as the trainer will; its validation errors become one line."""
+    try:
+        instantiate(node)
+    except InstantiationException as error:  # Hydra wraps what the target raises
+        cause = error.__cause__
+        if isinstance(cause, InvalidDatasetError):
+            raise UserError(cause.describe(section)) from None
+        if isinstance(cause, UserError):
+            raise UserError(f"{section}: {cause}") from None
+        raise
 
 
 def _raw_datasets(node: Any) -> list[dict]:
