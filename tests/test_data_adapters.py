@@ -435,3 +435,16 @@ def test_source_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     (tmp_path / "list.json").write_text(json.dumps([1, 2]))
     code, _, err = sam2_data(capsys, "validate", tmp_path / "list.json")
     assert_one_line(code, err, "top level is a list")
+
+
+def test_annotations_of_one_object_in_one_frame_are_merged(tmp_path: Path) -> None:
+    files = coco_video_set(tmp_path, videos=1, kind="polygon")
+    files.data["annotations"][1]["segmentation"] = encode(box_mask(0, 2))  # RLE + polygon
+    for annotation in files.data["annotations"]:
+        annotation["category_id"] = 1
+    dataset = CocoVideoRawDataset(
+        str(files.save()), str(files.image_root), object_key="category_id"
+    )
+    masks = dataset.get_video(0)[1].load(0)
+    assert list(masks) == [1]
+    assert np.array_equal(masks[1].numpy(), box_mask(0, 1) | box_mask(0, 2))

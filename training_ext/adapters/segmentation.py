@@ -54,7 +54,8 @@ def union(rles: list[dict]) -> dict:
 
 def decode(rles: list[dict]) -> torch.Tensor:
     """(N, H, W) boolean masks of N compressed RLEs of one image."""
-    return torch.from_numpy(mask_utils.decode(rles).astype(bool)).permute(2, 0, 1)
+    decoded = mask_utils.decode(rles)  # (H, W, N) uint8 of 0/1, column-major
+    return torch.from_numpy(np.ascontiguousarray(decoded.transpose(2, 0, 1)).view(np.bool_))
 
 
 def area(rles: list[dict]) -> np.ndarray:
