@@ -15,6 +15,7 @@ import os
 from pathlib import PurePosixPath
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from training_ext.adapters.coco_checks import (
@@ -30,6 +31,7 @@ from training_ext.adapters.problems import Problem
 from training_ext.errors import UserError
 
 OBJECT_KEYS = ("auto", "track_id", "instance_id", "category_id")
+_FRAME_KEYS = ("order_in_video", "height", "width", "file_name")
 _IMAGE_FIX = "give every image id, video_id, order_in_video, file_name, height and width"
 
 
@@ -82,7 +84,8 @@ def index_coco_video(
         frames = frames[frames.keyframe]
     objects = _objects(data, frames, listed_ids, categories, object_key, crowd, source, problems)
     videos = []
-    for video_id, group in frames.sort_values(["video_id", "order"]).groupby("video_id"):
+    root_prefix = os.path.join(image_root, "")
+    for video_id, rows in _by_video(frames):
         name = names[video_id]
         video_objects = objects.get(video_id, {})
         if not video_objects:
@@ -94,16 +97,29 @@ def index_coco_video(
                     name,
                 )
             )
+        orders, files, heights, widths = rows
         videos.append(
             VideoRecord(
                 name=name,
-                frame_indices=group.order.tolist(),
-                image_paths=[os.path.join(image_root, file) for file in group.file_name],
-                frame_sizes=list(zip(group.height.tolist(), group.width.tolist(), strict=True)),
+                frame_indices=orders,
+                image_paths=[file if os.path.isabs(file) else root_prefix + file for file in files],
+                frame_sizes=list(zip(heights, widths, strict=True)),
                 objects=video_objects,
             )
         )
     return DatasetIndex(source, videos, problems)
+
+
+def _by_video(frames: pd.DataFrame) -> list[tuple[Any, tuple[list, list, list, list]]]:
+    """(video id, (orders, file names, heights, widths)) per video, frames in time order."""
+    ordered = frames.sort_values(["video_id", "order"], kind="stable")
+    video_ids = ordered.video_id.to_numpy()
+    starts = [0, *(np.flatnonzero(video_ids[1:] != video_ids[:-1]) + 1).tolist(), len(ordered)]
+    columns = [ordered[c].tolist() for c in ("order", "file_name", "height", "width")]
+    return [
+        (video_ids[start], tuple(column[start:end] for column in columns))
+        for start, end in zip(starts[:-1], starts[1:], strict=True)
+    ]
 
 
 def _frame_table(
@@ -118,51 +134,52 @@ def _frame_table(
     incomplete = []
     seen_ids: set = set()
     for position, image in enumerate(images):
-        where = f"{source}: images[{position}]"
-        if not isinstance(image, dict) or image.get("id") is None:
-            problems.append(Problem(where, "has no id", _IMAGE_FIX))
+        image_id = image.get("id") if type(image) is dict else None
+        video_id = image.get("video_id") if image_id is not None else None
+        values = [image.get(key) for key in _FRAME_KEYS] if image_id is not None else []
+        if (
+            video_id is not None
+            and image_id not in seen_ids
+            and all(type(value) is int and value >= 0 for value in values[:3])
+            and type(values[3]) is str
+        ):
+            seen_ids.add(image_id)
+            keyframe = bool(image.get(keyframe_field)) if keyframe_field is not None else True
+            rows.append((image_id, video_id, *values, keyframe))
             continue
-        image_id = image["id"]
-        if image_id in seen_ids:
-            problems.append(Problem(f"{where}.id", f"duplicate image id {image_id!r}", _IMAGE_FIX))
-            continue
+        problem = _image_problem(position, image, seen_ids, source)
+        if problem is not None and problem.video is None and video_id is not None:
+            incomplete.append((problem.where, problem.what, video_id))
+        elif problem is not None:
+            problems.append(problem)
         seen_ids.add(image_id)
-        video_id = image.get("video_id")
-        if video_id is None:
-            problems.append(
-                Problem(
-                    f"{where}.video_id",
-                    f"image {image_id!r} has no video_id",
-                    "add the id of the video it belongs to, or remove the image",
-                    f"image {image_id!r}",
-                )
-            )
-            continue
-        missing = [
-            key
-            for key in ("order_in_video", "height", "width")
-            if not is_int(image.get(key)) or image[key] < 0
-        ]
-        if not isinstance(image.get("file_name"), str):
-            missing.append("file_name")
-        if missing:
-            what = f"image {image_id!r} lacks or has a bad {', '.join(missing)}"
-            incomplete.append((where, what, video_id))
-            continue
-        keyframe = bool(image.get(keyframe_field)) if keyframe_field is not None else True
-        rows.append(
-            (
-                image_id,
-                video_id,
-                image["order_in_video"],
-                image["file_name"],
-                image["height"],
-                image["width"],
-                keyframe,
-            )
-        )
-    columns = ["id", "video_id", "order", "file_name", "height", "width", "keyframe"]
+    columns = ["id", "video_id", "order", "height", "width", "file_name", "keyframe"]
     return pd.DataFrame.from_records(rows, columns=columns), incomplete
+
+
+def _image_problem(position: int, image: Any, seen_ids: set, source: str) -> Problem | None:
+    """What is wrong with an image that is not plainly valid.
+
+    A problem without ``video`` on an image that has a video id makes that whole video unusable
+    (the caller attaches the video, whose name is known only once every image has been read).
+    """
+    where = f"{source}: images[{position}]"
+    if not isinstance(image, dict) or image.get("id") is None:
+        return Problem(where, "has no id", _IMAGE_FIX)
+    image_id = image["id"]
+    if image_id in seen_ids:
+        return Problem(f"{where}.id", f"duplicate image id {image_id!r}", _IMAGE_FIX)
+    if image.get("video_id") is None:
+        return Problem(
+            f"{where}.video_id",
+            f"image {image_id!r} has no video_id",
+            "add the id of the video it belongs to, or remove the image",
+            f"image {image_id!r}",
+        )
+    bad = [key for key in _FRAME_KEYS[:3] if not is_int(image.get(key)) or image[key] < 0]
+    if not isinstance(image.get("file_name"), str):
+        bad.append("file_name")
+    return Problem(where, f"image {image_id!r} lacks or has a bad {', '.join(bad)}", _IMAGE_FIX)
 
 
 def _video_names(data: dict, frames: pd.DataFrame) -> dict[Any, str]:
@@ -249,54 +266,78 @@ def _objects(
         )
     )
     objects: dict[Any, dict[int, list]] = {}
-    identities: dict[Any, dict[Any, int]] = {}
+    identities: dict[Any, dict[Any, None]] = {}
+    skip_crowd = crowd == "skip"
     for position, annotation in enumerate(annotations):
-        where = f"{source}: annotations[{position}]"
-        if not isinstance(annotation, dict):
-            problems.append(
-                Problem(where, "is not an object", "remove it", f"annotation {position}")
-            )
-            continue
-        image_id = annotation.get("image_id")
-        row = image_rows.get(image_id)
+        row = image_rows.get(annotation.get("image_id")) if type(annotation) is dict else None
         if row is None:
-            if image_id not in listed_ids:
-                problems.append(
-                    Problem(
-                        f"{where}.image_id",
-                        f"image {image_id!r} is not in images",
-                        "fix the image_id or remove the annotation",
-                        f"annotation {position}",
-                    )
-                )
-            continue  # an image left out (keyframe filter) or reported above
+            problem = _unplaced(position, annotation, listed_ids, source)
+            if problem is not None:
+                problems.append(problem)
+            continue
         video_id, name, order, height, width = row
-        if crowd == "skip" and annotation.get("iscrowd"):
+        if skip_crowd and annotation.get("iscrowd"):
             continue
+        segment = annotation.get("segmentation")
         identity = annotation.get(key)
-        problem = category_problem(
-            annotation.get("category_id"), categories, f"{where}.category_id", name
-        ) or segmentation_problem(
-            annotation.get("segmentation"), height, width, f"{where}.segmentation", name
+        plainly_valid = (  # the common case, checked without building messages
+            (categories is None or annotation.get("category_id") in categories)
+            and identity is not None
+            and type(segment) is dict
+            and type(segment.get("counts")) is str
+            and segment.get("size") == [height, width]
         )
-        if problem is None and identity is None:
-            problem = Problem(
-                f"{where}.{key}",
-                f"missing while other annotations have a {key}",
-                f"give every annotation a {key}, or pass object_key=category_id",
-                name,
-            )
-        if problem is not None:
-            problems.append(problem)
-            continue
-        identities.setdefault(video_id, {}).setdefault(identity, None)
-        entry = (identity, annotation["segmentation"], height, width)
+        if not plainly_valid:
+            where = f"{source}: annotations[{position}]"
+            problem = _annotation_problem(annotation, row, categories, key, where)
+            if problem is not None:
+                problems.append(problem)
+                continue
+        identities.setdefault(video_id, {})[identity] = None
+        entry = (identity, segment, height, width)
         objects.setdefault(video_id, {}).setdefault(order, []).append(entry)
     for video_id, frame_objects in objects.items():
         object_ids = _object_ids(list(identities[video_id]))
-        for entries in frame_objects.values():
-            entries[:] = [(object_ids[identity], *rest) for identity, *rest in entries]
+        if any(identity != object_id for identity, object_id in object_ids.items()):
+            for entries in frame_objects.values():
+                entries[:] = [(object_ids[identity], *rest) for identity, *rest in entries]
     return objects
+
+
+def _unplaced(position: int, annotation: Any, listed_ids: set, source: str) -> Problem | None:
+    """Why an annotation has no usable image: a problem, or None when that is not an error
+    (its image was left out by the keyframe filter, or has a problem of its own)."""
+    where = f"{source}: annotations[{position}]"
+    if not isinstance(annotation, dict):
+        return Problem(where, "is not an object", "remove it", f"annotation {position}")
+    image_id = annotation.get("image_id")
+    if image_id in listed_ids:
+        return None
+    return Problem(
+        f"{where}.image_id",
+        f"image {image_id!r} is not in images",
+        "fix the image_id or remove the annotation",
+        f"annotation {position}",
+    )
+
+
+def _annotation_problem(
+    annotation: dict, row: tuple, categories: set | None, key: str, where: str
+) -> Problem | None:
+    _, name, _, height, width = row
+    problem = category_problem(
+        annotation.get("category_id"), categories, f"{where}.category_id", name
+    ) or segmentation_problem(
+        annotation.get("segmentation"), height, width, f"{where}.segmentation", name
+    )
+    if problem is None and annotation.get(key) is None:
+        problem = Problem(
+            f"{where}.{key}",
+            f"missing while other annotations have a {key}",
+            f"give every annotation a {key}, or pass object_key=category_id",
+            name,
+        )
+    return problem
 
 
 def _object_ids(identities: list) -> dict[Any, int]:
