@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import json
 import logging
+import pickle
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from hydra.utils import instantiate
+from PIL import Image
+
 from dataset_files import (
     HEIGHT,
     WIDTH,
@@ -22,14 +27,13 @@ from dataset_files import (
     write_frame,
     youtube_vis_set,
 )
-from PIL import Image
-
 from training_ext import data_cli
 from training_ext.adapters.coco_images import CocoImagesRawDataset
 from training_ext.adapters.coco_video import CocoVideoRawDataset
 from training_ext.adapters.davis_folder import CheckedPNGRawDataset
 from training_ext.adapters.problems import InvalidDatasetError
 from training_ext.adapters.youtube_vis import YouTubeVISRawDataset
+from training_ext.config import compose_config, initialize_hydra
 from training_ext.masks_io import read_id_mask, write_palette_mask
 
 KINDS = ("rle", "uncompressed_rle", "polygon")
@@ -62,14 +66,8 @@ def test_coco_video_masks_are_the_drawn_ones(tmp_path: Path, kind: str) -> None:
         masks = loader.load(t)
         assert sorted(masks) == [1, 2]
         for obj in (1, 2):
-            assert masks[obj].dtype == torch_bool()
+            assert masks[obj].dtype == torch.bool
             assert np.array_equal(masks[obj].numpy(), box_mask(t, obj))
-
-
-def torch_bool():
-    import torch
-
-    return torch.bool
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -448,3 +446,32 @@ def test_annotations_of_one_object_in_one_frame_are_merged(tmp_path: Path) -> No
     masks = dataset.get_video(0)[1].load(0)
     assert list(masks) == [1]
     assert np.array_equal(masks[1].numpy(), box_mask(0, 1) | box_mask(0, 2))
+
+
+def test_coco_images_config_gives_one_frame_batches(tmp_path: Path) -> None:
+    """dataset=coco_images through the composed config and the stock loader and collate."""
+    files = coco_images_set(tmp_path, count=4)
+    initialize_hydra()
+    overrides = [f"dataset.json={files.save()}", f"dataset.image_root={files.image_root}"]
+    cfg = compose_config(
+        "demo",
+        ["dataset=coco_images", "scratch.train_batch_size=2", "trainer.data.train.pin_memory=false"]
+        + overrides,
+    )
+    torch.distributed.init_process_group(
+        "gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1
+    )
+    try:
+        batch = next(iter(instantiate(cfg.trainer.data.train).get_loader(epoch=0)))
+    finally:
+        torch.distributed.destroy_process_group()
+    frames, clips = batch.img_batch.shape[:2]
+    assert (frames, clips) == (1, 2) and batch.masks.shape[1] == 4  # 2 objects per image
+
+
+def test_datasets_survive_pickling(tmp_path: Path) -> None:
+    """Loader processes (spawn) receive the raw dataset pickled."""
+    files = youtube_vis_set(tmp_path)
+    dataset = YouTubeVISRawDataset(str(files.save()), str(files.image_root))
+    copy = pickle.loads(pickle.dumps(dataset))
+    assert np.array_equal(copy.get_video(1)[1].load(0)[2].numpy(), box_mask(0, 2))

@@ -54,6 +54,8 @@ def open_source(
         if not path.is_dir():
             raise UserError(f"{path} is not a folder; a DAVIS-layout dataset is a folder")
         img_folder, gt_folder = path / "JPEGImages", path / "Annotations"
+        if (img_folder / "480p").is_dir():  # DAVIS 2017 keeps its frames in resolution folders
+            img_folder, gt_folder = img_folder / "480p", gt_folder / "480p"
         names, problems = listing_problems(img_folder, gt_folder, file_list)
         return format, DavisSource(img_folder, gt_folder, names, problems)
     if not path.is_file():
