@@ -34,6 +34,7 @@ from training_ext.adapters.davis_folder import CheckedPNGRawDataset
 from training_ext.adapters.problems import InvalidDatasetError
 from training_ext.adapters.youtube_vis import YouTubeVISRawDataset
 from training_ext.config import compose_config, initialize_hydra
+from training_ext.errors import UserError
 from training_ext.masks_io import read_id_mask, write_palette_mask
 
 KINDS = ("rle", "uncompressed_rle", "polygon")
@@ -475,3 +476,9 @@ def test_datasets_survive_pickling(tmp_path: Path) -> None:
     dataset = YouTubeVISRawDataset(str(files.save()), str(files.image_root))
     copy = pickle.loads(pickle.dumps(dataset))
     assert np.array_equal(copy.get_video(1)[1].load(0)[2].numpy(), box_mask(0, 2))
+
+
+def test_a_keyframe_field_that_filters_out_everything_is_refused(tmp_path: Path) -> None:
+    files = coco_video_set(tmp_path)
+    with pytest.raises(UserError, match="no video to train on"):
+        CocoVideoRawDataset(str(files.save()), str(files.image_root), keyframe_field="is_key")

@@ -78,6 +78,7 @@ def index_coco_video(
     if frames.empty:
         return DatasetIndex(source, [], problems)
     frames["video"] = frames.video_id.map(names)
+    frames["video_code"] = pd.factorize(frames.video_id)[0]  # sortable even for mixed id types
     _check_order(frames, source, problems)
     listed_ids = {image.get("id") for image in images if isinstance(image, dict)}
     if keyframe_field is not None:
@@ -112,9 +113,12 @@ def index_coco_video(
 
 def _by_video(frames: pd.DataFrame) -> list[tuple[Any, tuple[list, list, list, list]]]:
     """(video id, (orders, file names, heights, widths)) per video, frames in time order."""
-    ordered = frames.sort_values(["video_id", "order"], kind="stable")
-    video_ids = ordered.video_id.to_numpy()
-    starts = [0, *(np.flatnonzero(video_ids[1:] != video_ids[:-1]) + 1).tolist(), len(ordered)]
+    if frames.empty:
+        return []
+    ordered = frames.sort_values(["video_code", "order"], kind="stable")
+    codes = ordered.video_code.to_numpy()
+    video_ids = ordered.video_id.tolist()
+    starts = [0, *(np.flatnonzero(codes[1:] != codes[:-1]) + 1).tolist(), len(ordered)]
     columns = [ordered[c].tolist() for c in ("order", "file_name", "height", "width")]
     return [
         (video_ids[start], tuple(column[start:end] for column in columns))
@@ -202,7 +206,7 @@ def _video_names(data: dict, frames: pd.DataFrame) -> dict[Any, str]:
 
 def _check_order(frames: pd.DataFrame, source: str, problems: list[Problem]) -> None:
     """Duplicate ``order_in_video`` values are errors; gaps are warnings."""
-    duplicated = frames[frames.duplicated(["video_id", "order"], keep=False)]
+    duplicated = frames[frames.duplicated(["video_code", "order"], keep=False)]
     for name, group in duplicated.groupby("video", sort=False):
         orders = sorted(set(group.order.tolist()))
         problems.append(
@@ -213,8 +217,8 @@ def _check_order(frames: pd.DataFrame, source: str, problems: list[Problem]) -> 
                 name,
             )
         )
-    ordered = frames.drop_duplicates(["video_id", "order"]).sort_values(["video_id", "order"])
-    step = ordered.groupby("video_id", sort=False).order.diff()
+    ordered = frames.drop_duplicates(["video_code", "order"]).sort_values(["video_code", "order"])
+    step = ordered.groupby("video_code", sort=False).order.diff()
     gaps = ordered[step > 1].assign(step=step[step > 1])
     for name, group in gaps.groupby("video", sort=False):
         missing = [

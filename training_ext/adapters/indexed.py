@@ -10,6 +10,7 @@ from training.dataset.vos_raw_dataset import VOSFrame, VOSRawDataset, VOSVideo
 
 from training_ext.adapters import segmentation
 from training_ext.adapters.problems import Problem, usable_videos
+from training_ext.errors import UserError
 
 # (object id, segmentation as in the file, image height, image width)
 ObjectAnnotation = tuple[int, Any, int, int]
@@ -81,6 +82,11 @@ class IndexedRawDataset(VOSRawDataset):
         )
         keep = set(names)
         self.videos = [video for video in index.videos if video.name in keep]
+        if not self.videos:
+            raise UserError(
+                f"{index.source}: no video to train on (every frame filtered out?); "
+                "check keyframe_field and crowd, or run `sam2-data stats` on the file"
+            )
 
     def get_video(self, idx: int) -> tuple[VOSVideo, RleSegmentLoader]:
         record = self.videos[idx]
