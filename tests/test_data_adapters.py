@@ -24,6 +24,8 @@ from dataset_files import (
     coco_images_set,
     coco_video_set,
     encode,
+    sa1b_from_davis,
+    sav_from_davis,
     write_frame,
     youtube_vis_set,
 )
@@ -482,3 +484,24 @@ def test_a_keyframe_field_that_filters_out_everything_is_refused(tmp_path: Path)
     files = coco_video_set(tmp_path)
     with pytest.raises(UserError, match="no video to train on"):
         CocoVideoRawDataset(str(files.save()), str(files.image_root), keyframe_field="is_key")
+
+
+def test_sav_and_sa1b_folders(synthetic_root: Path, tmp_path: Path, capsys) -> None:
+    names = ["train_0000", "train_0001"]
+    sav = sav_from_davis(synthetic_root, names, tmp_path / "sav")
+    sa1b = sa1b_from_davis(synthetic_root, names, tmp_path / "sa1b")
+    for folder in (sav, sa1b):
+        code, out, err = sam2_data(capsys, "validate", folder)
+        assert code == 0 and "2 videos, 0 errors" in out, err
+    (sav / "annotations" / "train_0001_manual.json").write_text("{")
+    code, out, err = sam2_data(capsys, "validate", sav)
+    assert_one_line(code, err, "(sav): 2 videos, 1 errors")
+    assert "train_0001_manual.json: malformed JSON at line 1, column 2" in out
+    data = json.loads((sa1b / "sa_2.json").read_text())
+    data["annotations"][0]["segmentation"] = encode(np.ones((4, 4), bool))
+    (sa1b / "sa_2.json").write_text(json.dumps(data))
+    code, out, err = sam2_data(capsys, "validate", sa1b)
+    assert_one_line(code, err, "(sa1b): 2 videos, 1 errors")
+    assert "sa_2.json: annotations need segmentation (compressed RLE of the image size)" in out
+    code, _, err = sam2_data(capsys, "stats", sa1b)
+    assert_one_line(code, err, "not sa1b")

@@ -15,7 +15,7 @@ from pathlib import Path
 from training_ext.adapters.convert import davis_to_json, index_to_davis
 from training_ext.adapters.file_checks import check_davis_files, check_indexed_files
 from training_ext.adapters.indexed import DatasetIndex
-from training_ext.adapters.sources import FORMATS, DavisSource, open_source
+from training_ext.adapters.sources import FORMATS, DavisSource, StockSource, open_source
 from training_ext.adapters.stats import davis_masks, indexed_masks, plot, summary
 from training_ext.cli import exit_code, positive_int
 from training_ext.errors import UserError
@@ -95,7 +95,7 @@ def synth(args: argparse.Namespace) -> None:
 def validate(args: argparse.Namespace) -> None:
     data_format, source = open_source(args.source, args.format, args.image_root, args.file_list)
     problems = list(source.problems)
-    if not args.quick:
+    if not args.quick and not isinstance(source, StockSource):  # SA-V / SA-1B: checked already
         if isinstance(source, DavisSource):
             problems += check_davis_files(source.img_folder, source.gt_folder, source.listed_names)
         else:
@@ -103,7 +103,7 @@ def validate(args: argparse.Namespace) -> None:
     for problem in problems:
         print(f"{'warning' if problem.warning else 'error'}: {problem}")
     errors = sum(not problem.warning for problem in problems)
-    videos = source.names if isinstance(source, DavisSource) else source.videos
+    videos = source.videos if isinstance(source, DatasetIndex) else source.names
     summary_line = (
         f"{args.source} ({data_format}): {len(videos)} videos, {errors} errors, "
         f"{len(problems) - errors} warnings"
@@ -115,6 +115,7 @@ def validate(args: argparse.Namespace) -> None:
 
 def stats(args: argparse.Namespace) -> None:
     data_format, source = open_source(args.source, args.format, args.image_root, args.file_list)
+    _refuse_stock(source, data_format, "stats")
     if isinstance(source, DavisSource):
         masks, frames = davis_masks(source.gt_folder, source.usable_names)
     else:
@@ -133,6 +134,7 @@ def stats(args: argparse.Namespace) -> None:
 
 def convert(args: argparse.Namespace) -> None:
     data_format, source = open_source(args.source, args.format, args.image_root, args.file_list)
+    _refuse_stock(source, data_format, "convert")
     errors = [problem for problem in source.problems if not problem.warning]
     if errors and not args.skip_invalid_videos:
         raise UserError(
@@ -154,6 +156,14 @@ def convert(args: argparse.Namespace) -> None:
     usable = DatasetIndex(source.source, [v for v in source.videos if v.name not in bad], [])
     count = index_to_davis(usable, args.out)
     print(f"sam2-data: wrote {count} videos to {args.out}")
+
+
+def _refuse_stock(source: object, data_format: str, command: str) -> None:
+    if isinstance(source, StockSource):
+        raise UserError(
+            f"`sam2-data {command}` reads DAVIS folders and COCO-video / YouTube-VIS / COCO JSON, "
+            f"not {data_format}; `sam2-data validate` checks {data_format}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

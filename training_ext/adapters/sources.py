@@ -11,11 +11,21 @@ from training_ext.adapters.davis_folder import listing_problems
 from training_ext.adapters.indexed import DatasetIndex
 from training_ext.adapters.json_file import load_json
 from training_ext.adapters.problems import Problem
+from training_ext.adapters.stock_formats import sa1b_problems, sav_problems
 from training_ext.adapters.youtube_vis import index_youtube_vis
 from training_ext.errors import UserError
 
 JSON_FORMATS = ("coco_video", "youtube_vis", "coco_images")
-FORMATS = ("auto", "davis", *JSON_FORMATS)
+STOCK_FORMATS = ("sav", "sa1b")
+FORMATS = ("auto", "davis", *JSON_FORMATS, *STOCK_FORMATS)
+
+
+@dataclass
+class StockSource:
+    """An SA-V or SA-1B folder: its video (image) names and their problems."""
+
+    names: list[str]
+    problems: list[Problem]
 
 
 @dataclass
@@ -44,7 +54,7 @@ class DavisSource:
 
 def open_source(
     path: Path, format: str, image_root: Path | None, file_list: Path | None = None
-) -> tuple[str, DatasetIndex | DavisSource]:
+) -> tuple[str, DatasetIndex | DavisSource | StockSource]:
     """(format, its index) of ``path``; ``format`` 'auto' tells the formats apart."""
     if not path.exists():
         raise UserError(f"{path} does not exist; pass a dataset folder or an annotation JSON")
@@ -58,6 +68,11 @@ def open_source(
             img_folder, gt_folder = img_folder / "480p", gt_folder / "480p"
         names, problems = listing_problems(img_folder, gt_folder, file_list)
         return format, DavisSource(img_folder, gt_folder, names, problems)
+    if format in STOCK_FORMATS:
+        if not path.is_dir():
+            raise UserError(f"{path} is not a folder; an {format} dataset is a folder")
+        check = sav_problems if format == "sav" else sa1b_problems
+        return format, StockSource(*check(path, file_list))
     if not path.is_file():
         raise UserError(f"{path} is a folder; --format {format} reads an annotation JSON file")
     if image_root is None:
@@ -75,6 +90,10 @@ def detect_format(path: Path) -> str:
     if path.is_dir():
         if (path / "JPEGImages").is_dir():
             return "davis"
+        if (path / "JPEGImages_24fps").is_dir():
+            return "sav"
+        if any(path.glob("sa_*.jpg")):
+            return "sa1b"
         raise UserError(
             f"{path} has no JPEGImages/ folder; pass a DAVIS-layout folder or an annotation JSON"
         )
