@@ -64,7 +64,7 @@ def usable_videos(
         raise InvalidDatasetError(errors, skippable=True)
     bad = {problem.video for problem in errors}
     kept = [video for video in videos if video not in bad]
-    logging.warning(
+    logging.getLogger(__name__).warning(
         f"{source}: skipping {len(videos) - len(kept)} of {len(videos)} videos that fail "
         f"validation ({len(errors)} problems; first: {errors[0]})"
     )
