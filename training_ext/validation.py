@@ -12,12 +12,14 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import InterpolationResolutionError, MissingMandatoryValue
 
 from training_ext.accelerator import resolve_accelerator
+from training_ext.adapters.launch_check import check_training_datasets
 from training_ext.errors import UserError
 from training_ext.memory_policies import make_policy
 from training_ext.trainable_modules import check_module_names
 from training_ext.vos_inference import PROMPT_FRAMES, PROMPTS
 
 _ENV_NOT_FOUND = re.compile(r"Environment variable '([^']+)' not found")
+_MISSING_VALUE = re.compile(r"Missing mandatory value: ([\w.]+)")
 _HOW_TO_SET = {
     "dataset.root": "export SAM2_DATASET=/path/to/data or pass dataset.root=/path/to/data",
     "pretrained.path": (
@@ -37,7 +39,7 @@ def validate_training_config(cfg: DictConfig, runs_here: bool = True) -> None:
         if _has_key(cfg, key):
             _resolve(cfg, key)
     _resolve(cfg)
-    _check_dataset_paths(cfg)
+    check_training_datasets(cfg)
     _check_pretrained_checkpoint(cfg)
     _check_vos_validation(cfg)
     _check_train_sampler(cfg)
@@ -68,31 +70,23 @@ def _resolve(cfg: DictConfig, key: str | None = None) -> None:
 
 
 def _resolution_error(key: str, error: Exception) -> UserError:
+    missing_value = _MISSING_VALUE.search(str(error))  # a ??? reached through an interpolation
+    if missing_value:
+        missing = missing_value.group(1)
+        return UserError(
+            f"{missing} has no value: {_HOW_TO_SET.get(missing, f'pass {missing}=<value>')}"
+        )
     missing_env = _ENV_NOT_FOUND.search(str(error))
     if missing_env:
         how = _HOW_TO_SET.get(key, f"export {missing_env.group(1)}=... or pass {key}=<value>")
         return UserError(f"{key} is not set (${missing_env.group(1)} is undefined): {how}")
-    return UserError(f"{key}: {str(error).splitlines()[0]}")
-
-
-def _check_dataset_paths(cfg: DictConfig) -> None:
-    dataset = cfg.get("dataset")
-    if not isinstance(dataset, DictConfig):
-        return
-    for key in ("img_folder", "gt_folder"):
-        folder = dataset.get(key)
-        if folder is not None and not Path(folder).is_dir():
-            raise UserError(
-                f"dataset.{key}: folder {folder} does not exist; point SAM2_DATASET or "
-                f"dataset.root at a folder holding JPEGImages/ and Annotations/, "
-                f"or pass dataset.{key}=/path"
-            )
-    file_list = dataset.get("file_list_txt")
-    if file_list is not None and not Path(file_list).is_file():
-        raise UserError(
-            f"dataset.file_list_txt: file {file_list} does not exist; "
-            "pass dataset.file_list_txt=/path/to/list.txt, or null to use every video"
+    hint = ""
+    if key.startswith("trainer.vos_validation."):  # e.g. validation=synthetic with JSON data
+        hint = (
+            "; validation during training reads a DAVIS-layout folder: pass "
+            "trainer.vos_validation.data_root=/path/to/val or validation=none"
         )
+    return UserError(f"{key}: {str(error).splitlines()[0]}{hint}")
 
 
 def _check_vos_validation(cfg: DictConfig) -> None:

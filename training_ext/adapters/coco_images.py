@@ -1,0 +1,136 @@
+"""COCO instance segmentation (images, no time) as one-frame videos for the stock pipeline.
+
+``images[*]``: ``id``, ``file_name`` (relative to ``image_root``), ``height``, ``width``;
+``annotations[*]``: ``image_id``, ``category_id``, ``segmentation``, optional ``iscrowd``
+(skipped unless ``crowd=keep``). Each annotation is one object. Images without objects are left
+out (a warning with their count), as the sampler needs an object to prompt.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from training_ext.adapters.coco_checks import (
+    category_ids,
+    category_problem,
+    check_crowd_mode,
+    is_int,
+    segmentation_problem,
+)
+from training_ext.adapters.indexed import DatasetIndex, IndexedRawDataset, VideoRecord
+from training_ext.adapters.json_file import load_json
+from training_ext.adapters.problems import Problem
+
+_IMAGE_FIX = "give every image id, file_name, height and width"
+
+
+class CocoImagesRawDataset(IndexedRawDataset):
+    """Images of a COCO instances JSON, each a video of one frame."""
+
+    def __init__(
+        self, json: str, image_root: str, crowd: str = "skip", skip_invalid_videos: bool = False
+    ) -> None:
+        super().__init__(index_coco_images(json, image_root, crowd), skip_invalid_videos)
+
+
+def index_coco_images(json: str, image_root: str, crowd: str = "skip") -> DatasetIndex:
+    """Index a COCO instances file: usable images and every problem found without reading them."""
+    check_crowd_mode(crowd)
+    source = str(json)
+    data = load_json(json)
+    problems: list[Problem] = []
+    categories = category_ids(data, source, problems)
+    images = data.get("images")
+    if not isinstance(images, list) or not images:
+        problems.append(Problem(f"{source}: images", "missing or empty", _IMAGE_FIX))
+        return DatasetIndex(source, [], problems)
+    records = _records(images, image_root, source, problems)
+    annotations = data.get("annotations")
+    if not isinstance(annotations, list):
+        problems.append(
+            Problem(f"{source}: annotations", "missing or not a list", "add the annotations list")
+        )
+        annotations = []
+    listed_ids = {image.get("id") for image in images if isinstance(image, dict)}
+    for position, annotation in enumerate(annotations):
+        _add_object(position, annotation, records, categories, crowd, source, problems, listed_ids)
+    empty = [record for record in records.values() if not record.objects]
+    if empty:
+        problems.append(
+            Problem(
+                f"{source}: images",
+                f"{len(empty)} images have no object (e.g. {empty[0].name!r}); left out (warning)",
+                "nothing to do unless they should have objects",
+                warning=True,
+            )
+        )
+    videos = [record for record in records.values() if record.objects]
+    return DatasetIndex(source, videos, problems)
+
+
+def _records(
+    images: list, image_root: str, source: str, problems: list[Problem]
+) -> dict[Any, VideoRecord]:
+    records: dict[Any, VideoRecord] = {}
+    for position, image in enumerate(images):
+        where = f"{source}: images[{position}]"
+        if not isinstance(image, dict) or image.get("id") is None:
+            problems.append(Problem(where, "has no id", _IMAGE_FIX))
+            continue
+        name = str(image["id"])
+        if image["id"] in records:
+            problems.append(Problem(f"{where}.id", f"duplicate image id {name}", _IMAGE_FIX))
+            continue
+        bad = [key for key in ("height", "width") if not is_int(image.get(key))]
+        if not isinstance(image.get("file_name"), str):
+            bad.append("file_name")
+        if bad:
+            what = f"image {name} lacks or has a bad {', '.join(bad)}"
+            problems.append(Problem(where, what, _IMAGE_FIX, name))
+            continue
+        records[image["id"]] = VideoRecord(
+            name=name,
+            frame_indices=[0],
+            image_paths=[os.path.join(image_root, image["file_name"])],
+            frame_sizes=[(image["height"], image["width"])],
+        )
+    return records
+
+
+def _add_object(
+    position: int,
+    annotation: Any,
+    records: dict[Any, VideoRecord],
+    categories: set | None,
+    crowd: str,
+    source: str,
+    problems: list[Problem],
+    listed_ids: set,
+) -> None:
+    where = f"{source}: annotations[{position}]"
+    record = records.get(annotation.get("image_id")) if isinstance(annotation, dict) else None
+    if record is None:
+        if isinstance(annotation, dict) and annotation.get("image_id") in listed_ids:
+            return  # its image has a problem of its own
+        problems.append(
+            Problem(
+                f"{where}.image_id",
+                "not an annotation of a listed image",
+                "fix the image_id or remove the annotation",
+                f"annotation {position}",
+            )
+        )
+        return
+    if crowd == "skip" and annotation.get("iscrowd"):
+        return
+    height, width = record.frame_sizes[0]
+    segment = annotation.get("segmentation")
+    problem = category_problem(
+        annotation.get("category_id"), categories, f"{where}.category_id", record.name
+    ) or segmentation_problem(segment, height, width, f"{where}.segmentation", record.name)
+    if problem is not None:
+        problems.append(problem)
+        return
+    frame_objects = record.objects.setdefault(0, [])
+    frame_objects.append((len(frame_objects) + 1, segment, height, width))
