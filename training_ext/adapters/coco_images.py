@@ -12,14 +12,14 @@ import os
 from typing import Any
 
 from training_ext.adapters.coco_checks import (
-    category_ids,
+    annotated_record,
+    annotation_list,
     category_problem,
-    check_crowd_mode,
     is_int,
+    read_coco_style,
     segmentation_problem,
 )
 from training_ext.adapters.indexed import DatasetIndex, IndexedRawDataset, VideoRecord
-from training_ext.adapters.json_file import load_json
 from training_ext.adapters.problems import Problem
 
 _IMAGE_FIX = "give every image id, file_name, height and width"
@@ -36,22 +36,11 @@ class CocoImagesRawDataset(IndexedRawDataset):
 
 def index_coco_images(json: str, image_root: str, crowd: str = "skip") -> DatasetIndex:
     """Index a COCO instances file: usable images and every problem found without reading them."""
-    check_crowd_mode(crowd)
-    source = str(json)
-    data = load_json(json)
-    problems: list[Problem] = []
-    categories = category_ids(data, source, problems)
-    images = data.get("images")
-    if not isinstance(images, list) or not images:
-        problems.append(Problem(f"{source}: images", "missing or empty", _IMAGE_FIX))
+    source, data, problems, categories, images = read_coco_style(json, crowd, "images", _IMAGE_FIX)
+    if images is None:
         return DatasetIndex(source, [], problems)
     records = _records(images, image_root, source, problems)
-    annotations = data.get("annotations")
-    if not isinstance(annotations, list):
-        problems.append(
-            Problem(f"{source}: annotations", "missing or not a list", "add the annotations list")
-        )
-        annotations = []
+    annotations = annotation_list(data, source, problems)
     listed_ids = {image.get("id") for image in images if isinstance(image, dict)}
     for position, annotation in enumerate(annotations):
         _add_object(position, annotation, records, categories, crowd, source, problems, listed_ids)
@@ -109,18 +98,10 @@ def _add_object(
     listed_ids: set,
 ) -> None:
     where = f"{source}: annotations[{position}]"
-    record = records.get(annotation.get("image_id")) if isinstance(annotation, dict) else None
+    record = annotated_record(
+        annotation, position, records, "image_id", listed_ids, source, problems
+    )
     if record is None:
-        if isinstance(annotation, dict) and annotation.get("image_id") in listed_ids:
-            return  # its image has a problem of its own
-        problems.append(
-            Problem(
-                f"{where}.image_id",
-                "not an annotation of a listed image",
-                "fix the image_id or remove the annotation",
-                f"annotation {position}",
-            )
-        )
         return
     if crowd == "skip" and annotation.get("iscrowd"):
         return

@@ -19,14 +19,13 @@ import numpy as np
 import pandas as pd
 
 from training_ext.adapters.coco_checks import (
-    category_ids,
+    annotation_list,
     category_problem,
-    check_crowd_mode,
     is_int,
+    read_coco_style,
     segmentation_problem,
 )
 from training_ext.adapters.indexed import DatasetIndex, IndexedRawDataset, VideoRecord
-from training_ext.adapters.json_file import load_json
 from training_ext.adapters.problems import Problem
 from training_ext.errors import UserError
 
@@ -61,14 +60,8 @@ def index_coco_video(
     """Index a COCO-video file: usable videos and every problem found without reading images."""
     if object_key not in OBJECT_KEYS:
         raise UserError(f"object_key={object_key!r} is not one of {', '.join(OBJECT_KEYS)}")
-    check_crowd_mode(crowd)
-    source = str(json)
-    data = load_json(json)
-    problems: list[Problem] = []
-    categories = category_ids(data, source, problems)
-    images = data.get("images")
-    if not isinstance(images, list) or not images:
-        problems.append(Problem(f"{source}: images", "missing or empty", _IMAGE_FIX))
+    source, data, problems, categories, images = read_coco_style(json, crowd, "images", _IMAGE_FIX)
+    if images is None:
         return DatasetIndex(source, [], problems)
     frames, incomplete = _frame_table(images, source, problems, keyframe_field)
     names = _video_names(data, frames)
@@ -248,11 +241,8 @@ def _objects(
     problems: list[Problem],
 ) -> dict[Any, dict[int, list]]:
     """video id -> frame index -> [(object id, segmentation, height, width)]."""
-    annotations = data.get("annotations")
-    if not isinstance(annotations, list):
-        problems.append(
-            Problem(f"{source}: annotations", "missing or not a list", "add the annotations list")
-        )
+    annotations = annotation_list(data, source, problems)
+    if not annotations:
         return {}
     key = _identity_key(annotations, object_key)
     image_rows = dict(

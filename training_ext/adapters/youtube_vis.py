@@ -13,14 +13,14 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from training_ext.adapters.coco_checks import (
-    category_ids,
+    annotated_record,
+    annotation_list,
     category_problem,
-    check_crowd_mode,
     is_int,
+    read_coco_style,
     segmentation_problem,
 )
 from training_ext.adapters.indexed import DatasetIndex, IndexedRawDataset, VideoRecord
-from training_ext.adapters.json_file import load_json
 from training_ext.adapters.problems import Problem
 
 _VIDEO_FIX = "give every video id, file_names (a list), height and width"
@@ -41,22 +41,11 @@ class YouTubeVISRawDataset(IndexedRawDataset):
 
 def index_youtube_vis(json: str, image_root: str, crowd: str = "skip") -> DatasetIndex:
     """Index a YouTube-VIS file: usable videos and every problem found without reading images."""
-    check_crowd_mode(crowd)
-    source = str(json)
-    data = load_json(json)
-    problems: list[Problem] = []
-    categories = category_ids(data, source, problems)
-    listed = data.get("videos")
-    if not isinstance(listed, list) or not listed:
-        problems.append(Problem(f"{source}: videos", "missing or empty", _VIDEO_FIX))
+    source, data, problems, categories, listed = read_coco_style(json, crowd, "videos", _VIDEO_FIX)
+    if listed is None:
         return DatasetIndex(source, [], problems)
     videos = _videos(listed, image_root, source, problems)
-    annotations = data.get("annotations")
-    if not isinstance(annotations, list):
-        problems.append(
-            Problem(f"{source}: annotations", "missing or not a list", "add the annotations list")
-        )
-        annotations = []
+    annotations = annotation_list(data, source, problems)
     tracks: dict[str, int] = {}  # video name -> tracks added so far
     listed_ids = {video.get("id") for video in listed if isinstance(video, dict)}
     for position, annotation in enumerate(annotations):
@@ -139,18 +128,8 @@ def _add_track(
 ) -> None:
     """Add one annotation (an object track) to its video, or report why it cannot be."""
     where = f"{source}: annotations[{position}]"
-    video = videos.get(annotation.get("video_id")) if isinstance(annotation, dict) else None
+    video = annotated_record(annotation, position, videos, "video_id", listed_ids, source, problems)
     if video is None:
-        if isinstance(annotation, dict) and annotation.get("video_id") in listed_ids:
-            return  # its video has a problem of its own
-        problems.append(
-            Problem(
-                f"{where}.video_id",
-                "not an annotation of a listed video",
-                "fix the video_id or remove the annotation",
-                f"annotation {position}",
-            )
-        )
         return
     if crowd == "skip" and annotation.get("iscrowd"):
         return
