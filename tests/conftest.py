@@ -59,6 +59,20 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) 
     return lines[0]
 
 
+def val_list(root: Path) -> Path:
+    """The held-out video list of a synthetic set."""
+    return root / "ImageSets" / "val.txt"
+
+
+def val_videos(root: Path) -> list[str]:
+    return val_list(root).read_text().split()
+
+
+def val_data(root: Path) -> tuple:
+    """`--data` and `--videos` arguments for the held-out split of a synthetic set."""
+    return ("--data", root, "--videos", val_list(root))
+
+
 STEP_LINE = re.compile(r"Train Epoch: \[0\]\[\s*(\d+)/")
 
 

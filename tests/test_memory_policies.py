@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import assert_one_line_error, check_ok, run_command
+from conftest import assert_one_line_error, check_ok, run_command, val_data, val_list
 from training_ext.config import compose_config, initialize_hydra
 from training_ext.errors import UserError
 from training_ext.memory_policies import make_policy, parse_policy_args, policy_spec
@@ -190,7 +190,7 @@ def test_policy_none_is_bit_identical_to_the_stock_predictor(tiny_model, synthet
     stock, ours = predictor_pair(tiny_model, {"name": "none"})
     assert type(stock).__name__ == "SAM2VideoPredictor"
     assert type(ours).__name__ == "MemoryPolicyVideoPredictor"
-    video = dataset_videos(synthetic_root, synthetic_root / "ImageSets" / "val.txt")[0]
+    video = dataset_videos(synthetic_root, val_list(synthetic_root))[0]
     for prompt_frame, reverse in ((0, False), (4, True)):  # forward; middle prompt, both ways
         expected, _ = track_video(stock, video, prompt_frame, reverse)
         actual, state = track_video(ours, video, prompt_frame, reverse)
@@ -245,7 +245,7 @@ def attended_memory(predictor, video, prompt_frame: int, reverse: bool) -> dict[
 def test_promoted_frames_become_conditioning_memory_and_the_window_stays_full(
     tiny_model, synthetic_root
 ) -> None:
-    video = dataset_videos(synthetic_root, synthetic_root / "ImageSets" / "val.txt")[0]
+    video = dataset_videos(synthetic_root, val_list(synthetic_root))[0]
     _, ours = predictor_pair(tiny_model, {"name": "none"})
     ours.memory_policy = ScriptedPolicy(at=4, promote=(3, 1), forget=frozenset({5}))
     seen = attended_memory(ours, video, prompt_frame=0, reverse=False)
@@ -268,7 +268,7 @@ def test_promoted_frames_become_conditioning_memory_and_the_window_stays_full(
 
 
 def test_a_new_pass_starts_from_fresh_policy_state(tiny_model, synthetic_root) -> None:
-    video = dataset_videos(synthetic_root, synthetic_root / "ImageSets" / "val.txt")[0]
+    video = dataset_videos(synthetic_root, val_list(synthetic_root))[0]
     _, ours = predictor_pair(tiny_model, {"name": "none"})
     ours.memory_policy = ScriptedPolicy(at=3, promote=(2,))
     state = ours.init_state(str(video.frames_dir))
@@ -284,7 +284,6 @@ def test_a_new_pass_starts_from_fresh_policy_state(tiny_model, synthetic_root) -
 
 
 def test_sam2_eval_runs_each_policy_end_to_end(demo_run: Path, synthetic_root: Path, tmp_path):
-    data = ["--data", synthetic_root, "--videos", synthetic_root / "ImageSets" / "val.txt"]
     summaries = {}
     for policy, args in (("rcms", ["low_quality_threshold=0.1"]), ("quality_gate", [])):
         out = tmp_path / policy
@@ -295,7 +294,7 @@ def test_sam2_eval_runs_each_policy_end_to_end(demo_run: Path, synthetic_root: P
                 "run",
                 "--run",
                 demo_run,
-                *data,
+                *val_data(synthetic_root),
                 "--out",
                 out,
                 "--mode",

@@ -13,17 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import assert_one_line_error, check_ok, run_command
+from conftest import assert_one_line_error, check_ok, run_command, val_data, val_list, val_videos
 from training_ext.predictor import predictor_model_config
-
-
-def val_videos(root: Path) -> list[str]:
-    return (root / "ImageSets" / "val.txt").read_text().split()
-
-
-def val_data(root: Path) -> tuple:
-    """`--data` and `--videos` arguments for the held-out split of a synthetic set."""
-    return ("--data", root, "--videos", root / "ImageSets" / "val.txt")
 
 
 def predict(run: Path, data: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
@@ -232,7 +223,7 @@ def test_run_scores_zips_and_renders(demo_run: Path, synthetic_root: Path, tmp_p
             "--pred",
             out / "predictions",
             "--videos",
-            synthetic_root / "ImageSets" / "val.txt",
+            val_list(synthetic_root),
             "--out",
             tmp_path / "rescored",
         )
@@ -284,7 +275,7 @@ def test_memory_attention_accepts_the_bfloat16_memory_the_predictor_stores() -> 
 
 def test_score_bad_input_is_one_line(synthetic_root: Path, tmp_path: Path) -> None:
     first, second = val_videos(synthetic_root)
-    videos = synthetic_root / "ImageSets" / "val.txt"
+    videos = val_list(synthetic_root)
     score = ["sam2-eval", "score", "--gt", synthetic_root / "Annotations"]
     score += ["--pred", tmp_path / "pred", "--videos", videos]
     (tmp_path / "pred" / first).mkdir(parents=True)

@@ -55,6 +55,23 @@ def test_trainable_modules_freeze_the_rest(synthetic_root: Path, tmp_path: Path)
     assert "trainable_modules ['memory_attention', 'memory_encoder']:" in log
 
 
+@pytest.mark.parametrize(
+    "override",
+    [
+        "trainer.accumulate_grad_batches=0",
+        "trainer.save_every_steps=-5",
+        "trainer.save_every_steps=abc",
+        "trainer.early_stopping_patience=1.5",
+    ],
+)
+def test_step_count_options_must_be_whole_numbers(synthetic_root: Path, override: str) -> None:
+    key = override.split("=")[0]
+    result = run_command(
+        "sam2-train", "--check", "-c", "demo", f"dataset.root={synthetic_root}", override
+    )
+    assert_one_line_error(result, f"{key}=", "is not a whole number >= 1")
+
+
 def test_unknown_trainable_module_is_one_line(synthetic_root: Path) -> None:
     result = run_command(
         "sam2-train",

@@ -43,6 +43,7 @@ def validate_training_config(cfg: DictConfig, runs_here: bool = True) -> None:
     _check_pretrained_checkpoint(cfg)
     _check_vos_validation(cfg)
     _check_train_sampler(cfg)
+    _check_step_counts(cfg)
     _check_trainable_modules(cfg)
     if runs_here:
         _check_devices(cfg)
@@ -129,6 +130,26 @@ def _check_train_sampler(cfg: DictConfig) -> None:
     except InstantiationException as error:
         cause = error.__cause__ if isinstance(error.__cause__, UserError) else error
         raise UserError(f"vos.train_sampler: {str(cause).splitlines()[0]}") from None
+
+
+# Options of our Trainer that count steps or validations: whole numbers >= 1 (None: off).
+_STEP_COUNTS = {
+    "trainer.accumulate_grad_batches": False,
+    "trainer.save_every_steps": True,
+    "trainer.early_stopping_patience": True,
+}
+
+
+def _check_step_counts(cfg: DictConfig) -> None:
+    for key, may_be_null in _STEP_COUNTS.items():
+        if not _has_key(cfg, key):
+            continue  # the Trainer's default
+        value = OmegaConf.select(cfg, key)
+        if value is None and may_be_null:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            off = " or null to turn it off" if may_be_null else ""
+            raise UserError(f"{key}={value!r} is not a whole number >= 1: pass e.g. {key}=2{off}")
 
 
 def _check_trainable_modules(cfg: DictConfig) -> None:
