@@ -376,8 +376,20 @@ def test_convert_refuses_more_than_255_objects_and_leaves_nothing(
     files = coco_video_set(tmp_path, videos=1, frames=1)
     template = files.data["annotations"][0]
     files.data["annotations"] = [{**template, "id": k, "track_id": 1000 + k} for k in range(256)]
-    out = tmp_path / "davis"
-    code, _, err = sam2_data(
+    code, _, err = convert_to_davis(capsys, files, tmp_path / "davis")
+    assert_one_line(code, err, "video 'v1' has 256 objects, object id > 255")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["coco_video.json", "images"]
+
+
+def test_convert_to_an_existing_path_is_refused(tmp_path: Path, capsys) -> None:
+    files = coco_video_set(tmp_path)
+    code, _, err = convert_to_davis(capsys, files, files.image_root)
+    assert_one_line(code, err, "already exists")
+
+
+def convert_to_davis(capsys: pytest.CaptureFixture, files, out: Path) -> tuple:
+    """`sam2-data convert <files' JSON> --to davis --out out`: (exit code, stdout, stderr)."""
+    return sam2_data(
         capsys,
         "convert",
         files.save(),
@@ -388,24 +400,6 @@ def test_convert_refuses_more_than_255_objects_and_leaves_nothing(
         "--out",
         out,
     )
-    assert_one_line(code, err, "video 'v1' has 256 objects, object id > 255")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["coco_video.json", "images"]
-
-
-def test_convert_to_an_existing_path_is_refused(tmp_path: Path, capsys) -> None:
-    files = coco_video_set(tmp_path)
-    code, _, err = sam2_data(
-        capsys,
-        "convert",
-        files.save(),
-        "--image-root",
-        files.image_root,
-        "--to",
-        "davis",
-        "--out",
-        files.image_root,
-    )
-    assert_one_line(code, err, "already exists")
 
 
 def test_stats_table_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -126,7 +126,10 @@ class Trainer(stock.Trainer):
             super()._run_step(batch, *args, **kwargs)
 
     def run(self) -> None:
-        super().run()
+        try:
+            super().run()
+        finally:
+            self.stop_request.uninstall()  # the process's own handlers again
         if self.logger.tb_logger is not None:
             self.logger.tb_logger.flush()  # the stock writer flushes only at exit
 
