@@ -1,4 +1,4 @@
-"""`sam2-data synth`: DAVIS layout, determinism, leaving and re-entering objects, bad input."""
+"""`sam2-data synth`: DAVIS layout, determinism, leaving and re-entering objects, styles, bad input."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from conftest import assert_one_line_error, check_ok, run_command
-from training_ext.synthetic_data import SynthSpec, generate
+from training_ext.synthetic_data import STYLES, SceneStyle, SynthSpec, generate, render_video
 
 
 def digest(root: Path) -> str:
@@ -154,3 +154,56 @@ def test_reappear_makes_every_object_vanish_and_come_back(tmp_path: Path) -> Non
             first, last = visible.argmax(), len(visible) - 1 - visible[::-1].argmax()
             gone = ~visible[first:last]
             assert gone.any() and gone.sum() >= 3, (video.name, object_id, visible)
+
+
+def test_styles_are_deterministic_and_differ(tmp_path: Path) -> None:
+    digests = {}
+    for style in STYLES:
+        args = ["--seed", "3", "--train-videos", "2", "--val-videos", "1", "--frames", "6"]
+        check_ok(
+            run_command("sam2-data", "synth", "--out", tmp_path / style, "--style", style, *args)
+        )
+        digests[style] = digest(tmp_path / style)
+    again = generate(
+        tmp_path / "again",
+        seed=3,
+        spec=SynthSpec(2, 1, 6, style=STYLES["pretrain"]),
+        progress=False,
+    )
+    assert digest(again) == digests["pretrain"]
+    assert len(set(digests.values())) == len(STYLES)
+    plain = generate(tmp_path / "plain", seed=3, spec=SynthSpec(2, 1, 6), progress=False)
+    assert digest(plain) == digests["basic"]  # basic is the default
+
+
+def test_vanishing_objects_come_back() -> None:
+    spec = SynthSpec(frames=24, style=SceneStyle(vanish_prob=1.0))
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        _, masks = render_video(rng, spec)
+        for object_id in [i for i in np.unique(masks) if i]:
+            visible = (masks == object_id).any(axis=(1, 2))
+            first, last = visible.argmax(), len(visible) - 1 - visible[::-1].argmax()
+            assert (~visible[first:last]).any(), (object_id, visible)
+
+
+def test_distractors_move_outside_the_masks() -> None:
+    """Unannotated shapes: frames change where no object is, more than with no distractors."""
+
+    def background_change(style: SceneStyle) -> float:
+        rng = np.random.default_rng(5)
+        change = []
+        for _ in range(6):
+            frames, masks = render_video(rng, SynthSpec(frames=8, style=style))
+            still = (masks[1:] == 0) & (masks[:-1] == 0)
+            diff = np.abs(frames[1:].astype(int) - frames[:-1].astype(int)).max(axis=-1)
+            change.append((diff[still] > 40).mean())
+        return float(np.mean(change))
+
+    assert background_change(SceneStyle(distractors=3)) > 5 * background_change(SceneStyle())
+
+
+def test_unknown_style_is_refused(tmp_path: Path) -> None:
+    result = run_command("sam2-data", "synth", "--out", tmp_path / "x", "--style", "fancy")
+    assert result.returncode == 2 and "invalid choice: 'fancy'" in result.stderr
+    assert not (tmp_path / "x").exists()

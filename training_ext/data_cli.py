@@ -2,6 +2,7 @@
 
 sam2-data synth --out data/synthetic --seed 0     # DAVIS-layout synthetic train/val set
 sam2-data synth --out data/reappear --reappear    # objects vanish for a while and come back
+sam2-data synth --out data/shifted --style shifted  # stars and crosses on a cluttered background
 sam2-data validate train.json --image-root imgs/  # every problem, one line each; exit 2 on errors
 sam2-data stats data/synthetic --plot stats.png   # videos, frames, objects, mask areas
 sam2-data convert train.json --image-root imgs/ --to davis --out data/davis
@@ -20,7 +21,7 @@ from training_ext.adapters.sources import FORMATS, DavisSource, StockSource, ope
 from training_ext.adapters.stats import davis_masks, indexed_masks, plot, summary
 from training_ext.cli import exit_code, positive_int
 from training_ext.errors import UserError
-from training_ext.synthetic_data import SynthSpec, generate
+from training_ext.synthetic_data import STYLES, SynthSpec, generate
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,6 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="every object vanishes for a stretch of frames and comes back (held-out sets for "
         "disappearance/reappearance metrics)",
+    )
+    synth.add_argument(
+        "--style",
+        choices=sorted(STYLES),
+        default="basic",
+        help="scene preset: basic (the demo set), pretrain (broad: more shapes and textures, "
+        "speeds, growth, vanishing objects, distractors), shifted (shapes, textures and a "
+        "background left out of pretrain)",
     )
 
     validate = commands.add_parser(
@@ -95,6 +104,7 @@ def synth(args: argparse.Namespace) -> None:
         height=args.height,
         max_objects=args.max_objects,
         reappear=args.reappear,
+        style=STYLES[args.style],
     )
     out = generate(args.out, seed=args.seed, spec=spec)
     print(f"sam2-data: wrote {spec.train_videos} train + {spec.val_videos} val videos to {out}")

@@ -30,6 +30,13 @@ from training_ext.memory_policies import (
 from training_ext.model_source import add_model_arguments, model_source_from_arguments
 from training_ext.predict_dataset import predict_dataset
 from training_ext.scoring import ScoreResult, score_folders, write_scores
+from training_ext.tracking_report import (
+    TRACKED_FRAMES_CSV,
+    describe,
+    read_tracked_frames,
+    summarize,
+    with_ground_truth,
+)
 from training_ext.visuals import overlay_gif, plot_per_video
 from training_ext.vos_inference import PROMPT_FRAMES, PROMPTS, dataset_videos
 
@@ -116,7 +123,8 @@ def _add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
 
 def predict(args: argparse.Namespace) -> None:
     out = _predict(args)
-    print(f"sam2-eval: predictions for {len(list(out.iterdir()))} videos in {out}")
+    count = sum(entry.is_dir() for entry in out.iterdir())
+    print(f"sam2-eval: predictions for {count} videos in {out}")
 
 
 def _predict(args: argparse.Namespace) -> Path:
@@ -190,9 +198,16 @@ def _predict_and_score(args: argparse.Namespace, out: Path) -> ScoreResult:
         predictions,
         mode=args.mode,
         processes=args.score_processes,
-        videos=sorted(p.name for p in predictions.iterdir()),
+        videos=sorted(p.name for p in predictions.iterdir() if p.is_dir()),
     )
     _write_report(result, out / "scores", label=args.out.name)
+    if (predictions / TRACKED_FRAMES_CSV).is_file():
+        videos = dataset_videos(args.data, args.videos)
+        tracked = with_ground_truth(read_tracked_frames(predictions), videos)
+        tracked.to_csv(out / "scores" / TRACKED_FRAMES_CSV, index=False)
+        tracking = summarize(tracked)
+        (out / "scores" / "tracking.json").write_text(json.dumps(tracking, indent=2) + "\n")
+        print(f"sam2-eval: {describe(tracking)}")
     for video in args.gif:
         (out / "overlays").mkdir(exist_ok=True)
         frames = args.data / "JPEGImages" / video

@@ -13,6 +13,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import torch
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
@@ -20,6 +21,7 @@ from tqdm import tqdm
 from training_ext.accelerator import available_cores
 from training_ext.errors import UserError
 from training_ext.masks_io import write_palette_mask
+from training_ext.tracking_report import TRACKED_FRAMES_CSV
 from training_ext.vos_inference import VideoPaths, predict_video
 
 
@@ -56,13 +58,16 @@ def _start_worker(job: PredictionJob, processes: int) -> None:
     _worker["job"] = job
 
 
-def _predict_one(video: VideoPaths, out_root: Path) -> str:
+def _predict_one(video: VideoPaths, out_root: Path) -> list[dict]:
+    """Write the video's masks; return its tracked-frame rows."""
     job: PredictionJob = _worker["job"]
     out_dir = out_root / video.name
     out_dir.mkdir(parents=True, exist_ok=True)
-    for frame_name, ids in predict_video(_worker["predictor"], video, job.prompt, job.prompt_frame):
+    tracked: list[dict] = []
+    frames = predict_video(_worker["predictor"], video, job.prompt, job.prompt_frame, tracked)
+    for frame_name, ids in frames:
         write_palette_mask(out_dir / f"{frame_name}.png", ids)
-    return video.name
+    return tracked
 
 
 def predict_dataset(
@@ -77,7 +82,8 @@ def predict_dataset(
     device: str = "auto",
     memory_policy: dict | None = None,
 ) -> Path:
-    """Write ``out_dir/<video>/<frame>.png`` for every video; returns ``out_dir``."""
+    """Write ``out_dir/<video>/<frame>.png`` for every video, and with a memory policy
+    ``out_dir/tracked_frames.csv`` (see ``tracking_report``); returns ``out_dir``."""
     if out_dir.exists():
         raise UserError(f"output folder {out_dir} already exists: remove it or choose another")
     job = PredictionJob(
@@ -96,10 +102,11 @@ def predict_dataset(
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     bar = tqdm(total=len(videos), desc="predict", unit="video")
+    tracked: list[dict] = []
     try:
         if processes <= 1:
             for video in videos:
-                _predict_one(video, staging)
+                tracked += _predict_one(video, staging)
                 bar.update()
         else:
             with ProcessPoolExecutor(
@@ -109,8 +116,11 @@ def predict_dataset(
                 initargs=(job, processes),
             ) as pool:
                 for future in as_completed(pool.submit(_predict_one, v, staging) for v in videos):
-                    future.result()
+                    tracked += future.result()
                     bar.update()
+        if tracked:
+            table = pd.DataFrame(tracked).sort_values(["video", "object", "frame"])
+            table.to_csv(staging / TRACKED_FRAMES_CSV, index=False)
         staging.rename(out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

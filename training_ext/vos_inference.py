@@ -19,6 +19,7 @@ from sam2.sam2_video_predictor import SAM2VideoPredictor
 
 from training_ext.errors import UserError
 from training_ext.masks_io import read_id_mask
+from training_ext.memory_policies.predictor import tracked_frames
 
 PROMPTS = ("mask", "box", "point")
 PROMPT_FRAMES = ("first", "appearance")
@@ -125,10 +126,13 @@ def predict_video(
     video: VideoPaths,
     prompt: str = "mask",
     prompt_frame: str = "first",
+    tracked: list[dict] | None = None,
 ) -> Iterator[tuple[str, np.ndarray]]:
     """Yield ``(frame name, id map)`` for every frame of ``video``, in order.
 
-    Where objects overlap, the pixel goes to the object with the highest mask logit.
+    Where objects overlap, the pixel goes to the object with the highest mask logit. With a
+    memory-policy predictor, ``tracked`` (if given) receives one row per object and tracked frame
+    (see ``memory_policies.predictor.tracked_frames``).
     """
     prompts = ground_truth_prompts(video, prompt_frame)
     state = predictor.init_state(str(video.frames_dir))
@@ -139,6 +143,8 @@ def predict_video(
     logits_per_frame = {}
     for frame_index, object_ids, mask_logits in predictor.propagate_in_video(state):
         logits_per_frame[frame_index] = (list(object_ids), mask_logits[:, 0].float().cpu())
+    if tracked is not None:
+        tracked += [{"video": video.name, **row} for row in tracked_frames(state)]
     for frame_index, name in enumerate(video.frame_names()):
         ids = np.zeros((height, width), np.uint8)
         if frame_index in logits_per_frame:

@@ -153,3 +153,23 @@ class MemoryPolicyVideoPredictor(SAM2VideoPredictor):
             if source in stored:
                 recent[frame_idx + slot * step] = stored[source]
         return {"cond_frame_outputs": cond, "non_cond_frame_outputs": recent}
+
+
+def tracked_frames(inference_state: dict) -> list[dict]:
+    """What the last propagation pass saw per object and tracked frame: the object-score logit,
+    the best predicted IoU, MQF, and whether the policy promoted the frame."""
+    rows = []
+    for obj_id, track in inference_state.get(TRACKS_KEY, {}).items():
+        promoted = set(track.promoted)
+        rows += [
+            {
+                "object": int(obj_id),
+                "frame": frame.frame_idx,
+                "object_logit": frame.object_score_logit,
+                "best_iou": frame.best_iou,
+                "quality": frame.quality,
+                "promoted": frame.frame_idx in promoted,
+            }
+            for frame in track.history
+        ]
+    return rows
