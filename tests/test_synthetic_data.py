@@ -1,4 +1,4 @@
-"""`sam2-data synth`: DAVIS layout, determinism, leaving and re-entering objects, styles, bad input."""
+"""`sam2-data synth`: DAVIS layout, determinism, leaving objects, styles, bad input."""
 
 from __future__ import annotations
 

@@ -204,7 +204,10 @@ def _shape_mask(shape: MovingShape, t: int, height: int, width: int) -> np.ndarr
         if shape.kind == "cross":
             corners = [angle + (k // 3) * np.pi / 2 + offsets[k] for k in range(count)]
         points = np.array(
-            [[x + rad * np.cos(a), y + rad * np.sin(a)] for a, rad in zip(corners, radii)]
+            [
+                [x + rad * np.cos(a), y + rad * np.sin(a)]
+                for a, rad in zip(corners, radii, strict=True)
+            ]
         )
     else:
         count = {"rectangle": 4, "triangle": 3, "pentagon": 5}[shape.kind]
