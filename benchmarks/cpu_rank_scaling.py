@@ -14,7 +14,7 @@ from common import make_dataset, run_ours, step_times
 
 from training_ext.accelerator import available_cores
 
-FAST = ["-c", "demo", "scratch.num_epochs=1", "trainer.logging.log_scalar_frequency=1"]
+FAST = ["-c", "demo_scratch", "scratch.num_epochs=1", "trainer.logging.log_scalar_frequency=1"]
 
 
 def throughput(run_dir: Path, ranks: int) -> float:

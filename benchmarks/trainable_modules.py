@@ -17,7 +17,7 @@ from common import make_dataset, run_ours, step_times
 
 from training_ext.tensorboard_logs import read_tensorboard_series
 
-FAST = ["-c", "demo", "scratch.num_epochs=1", "trainer.logging.log_scalar_frequency=1"]
+FAST = ["-c", "demo_scratch", "scratch.num_epochs=1", "trainer.logging.log_scalar_frequency=1"]
 VARIANTS = {
     "all modules": [],
     "memory modules": ["trainer.trainable_modules=[memory_attention,memory_encoder]"],

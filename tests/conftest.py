@@ -120,7 +120,7 @@ def train_demo(
         run_command(
             "sam2-train",
             "-c",
-            "demo",
+            "demo_scratch",
             f"dataset.root={synthetic_root}",
             f"launcher.experiment_log_dir={run_dir}",
             *FAST_OVERRIDES,

@@ -451,7 +451,7 @@ def test_coco_images_config_gives_one_frame_batches(tmp_path: Path) -> None:
     initialize_hydra()
     overrides = [f"dataset.json={files.save()}", f"dataset.image_root={files.image_root}"]
     cfg = compose_config(
-        "demo",
+        "demo_scratch",
         ["dataset=coco_images", "scratch.train_batch_size=2", "trainer.data.train.pin_memory=false"]
         + overrides,
     )

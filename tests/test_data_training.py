@@ -46,7 +46,7 @@ def train(run_dir: Path, *overrides: str) -> subprocess.CompletedProcess:
         run_command(
             "sam2-train",
             "-c",
-            "demo",
+            "demo_scratch",
             "validation=none",
             f"launcher.experiment_log_dir={run_dir}",
             *FAST_OVERRIDES,
@@ -113,7 +113,7 @@ def test_trainer_refuses_invalid_datasets(synthetic_root: Path, tmp_path: Path) 
     images.data["annotations"][0]["category_id"] = 8
     bad = images.save()
     run_dir = tmp_path / "run"
-    common = ["-c", "demo", "validation=none", f"launcher.experiment_log_dir={run_dir}"]
+    common = ["-c", "demo_scratch", "validation=none", f"launcher.experiment_log_dir={run_dir}"]
     result = run_command(
         "sam2-train",
         *common,

@@ -77,7 +77,7 @@ def test_builds_the_missing_image_then_runs(docker_stub, synthetic_root: Path, t
         **docker_stub,
         "SAM2_DATASET": str(synthetic_root),
         "SAM2_CHECKPOINTS": str(checkpoints),
-        "SAM2_CONFIG": "demo",
+        "SAM2_CONFIG": "demo_scratch",
         "SAM2_OUTPUT": str(tmp_path / "out"),
         "NUM_GPUS": "2",
     }
@@ -105,7 +105,7 @@ def test_builds_the_missing_image_then_runs(docker_stub, synthetic_root: Path, t
     image = run.index("sam2-training-ext:latest")
     assert run[image + 1 :] == [
         "-c",
-        "demo",
+        "demo_scratch",
         "--num-gpus",
         "2",
         "launcher.experiment_log_dir=/output/demo",

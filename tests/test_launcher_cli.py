@@ -21,7 +21,7 @@ def composed(*args: str, env: dict | None = None) -> dict:
 def test_overrides_reach_the_composed_config(tmp_path: Path) -> None:
     cfg = composed(
         "-c",
-        "demo",
+        "demo_scratch",
         "scratch.base_lr=1e-4",
         f"launcher.experiment_log_dir={tmp_path}/run",
         "model=sam2.1_hiera_s",
@@ -44,7 +44,7 @@ def test_memory_finetune_recipe() -> None:
 def test_stock_flags_are_written_into_the_config() -> None:
     cfg = composed(
         "-c",
-        "demo",
+        "demo_scratch",
         "--num-gpus",
         "2",
         "--num-nodes",
@@ -72,19 +72,19 @@ def test_stock_flags_are_written_into_the_config() -> None:
         "lab",
         "high",
     )
-    assert submitit["name"] == "demo"
+    assert submitit["name"] == "demo_scratch"
 
 
 def test_flags_and_overrides_may_be_interleaved() -> None:
-    cfg = composed("scratch.base_lr=3e-4", "-c", "demo", "scratch.num_frames=6", "--num-gpus", "2")
+    cfg = composed("scratch.base_lr=3e-4", "-c", "demo_scratch", "scratch.num_frames=6", "--num-gpus", "2")
     assert (cfg["scratch"]["base_lr"], cfg["scratch"]["num_frames"]) == (3e-4, 6)
     assert cfg["launcher"]["gpus_per_node"] == 2
 
 
 def test_default_experiment_dir_is_the_stock_one(tmp_path: Path) -> None:
-    result = check_ok(run_command("sam2-train", "-c", "demo", "--cfg", "job", cwd=tmp_path))
+    result = check_ok(run_command("sam2-train", "-c", "demo_scratch", "--cfg", "job", cwd=tmp_path))
     assert yaml.safe_load(result.stdout)["launcher"]["experiment_log_dir"] == str(
-        tmp_path / "sam2_logs" / "demo"
+        tmp_path / "sam2_logs" / "demo_scratch"
     )
 
 
@@ -127,24 +127,24 @@ def test_unknown_config_lists_close_matches() -> None:
 
 
 def test_unknown_override_key_is_one_line() -> None:
-    result = run_command("sam2-train", "-c", "demo", "trainer.max_epoch=3")
+    result = run_command("sam2-train", "-c", "demo_scratch", "trainer.max_epoch=3")
     assert_one_line_error(result, "no key 'trainer.max_epoch'", "did you mean trainer.max_epochs")
 
 
 def test_unknown_group_option_lists_the_options() -> None:
-    result = run_command("sam2-train", "-c", "demo", "model=sam2_hiera_xl")
+    result = run_command("sam2-train", "-c", "demo_scratch", "model=sam2_hiera_xl")
     assert_one_line_error(result, "model/sam2_hiera_xl", "tiny_demo", "sam2.1_hiera_b+")
 
 
 def test_malformed_override() -> None:
-    assert_one_line_error(run_command("sam2-train", "-c", "demo", "scratch.base_lr=="), "override")
+    assert_one_line_error(run_command("sam2-train", "-c", "demo_scratch", "scratch.base_lr=="), "override")
 
 
 def test_unset_dataset_variable(tmp_path: Path) -> None:
     result = run_command(
         "sam2-train",
         "-c",
-        "demo",
+        "demo_scratch",
         f"launcher.experiment_log_dir={tmp_path}/run",
         unset=("SAM2_DATASET",),
     )
@@ -153,7 +153,7 @@ def test_unset_dataset_variable(tmp_path: Path) -> None:
 
 
 def test_dataset_folder_that_does_not_exist(tmp_path: Path) -> None:
-    result = run_command("sam2-train", "-c", "demo", f"dataset.root={tmp_path}/nowhere")
+    result = run_command("sam2-train", "-c", "demo_scratch", f"dataset.root={tmp_path}/nowhere")
     assert_one_line_error(result, f"{tmp_path}/nowhere/JPEGImages does not exist")
 
 
@@ -171,7 +171,7 @@ def test_missing_pretrained_checkpoint(synthetic_root: Path, tmp_path: Path) -> 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
 def test_gpu_requested_without_gpu(synthetic_root: Path) -> None:
     result = run_command(
-        "sam2-train", "-c", "demo", f"dataset.root={synthetic_root}", "trainer.accelerator=cuda"
+        "sam2-train", "-c", "demo_scratch", f"dataset.root={synthetic_root}", "trainer.accelerator=cuda"
     )
     assert_one_line_error(result, "no CUDA GPU is visible")
 

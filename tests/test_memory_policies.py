@@ -155,7 +155,7 @@ def test_bad_policy_specs_name_the_problem(spec: dict, fragment: str) -> None:
 @pytest.fixture(scope="module")
 def tiny_model():
     initialize_hydra()
-    return compose_config("demo", []).trainer.model
+    return compose_config("demo_scratch", []).trainer.model
 
 
 def predictor_pair(tiny_model, policy: dict | MemoryPolicy):
@@ -323,7 +323,7 @@ def test_sam2_eval_bad_policy_is_one_line(synthetic_root: Path, tmp_path, args, 
         "sam2-eval",
         "predict",
         "--config",
-        "demo",
+        "demo_scratch",
         "--data",
         synthetic_root,
         "--out",
@@ -336,7 +336,7 @@ def test_sam2_eval_bad_policy_is_one_line(synthetic_root: Path, tmp_path, args, 
 
 def test_validation_switch_selects_the_policy(tiny_model, synthetic_root: Path, tmp_path) -> None:
     cfg = compose_config(
-        "demo",
+        "demo_scratch",
         [f"dataset.root={synthetic_root}", "trainer.vos_validation.memory_policy.name=rcms"],
     )
     validation = VOSValidation(**cfg.trainer.vos_validation)

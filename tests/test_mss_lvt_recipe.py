@@ -74,7 +74,7 @@ STAGE2_ON_DEMO = [
 
 def test_stage2_starts_from_the_stage1_run(demo_run: Path, synthetic_root: Path, tmp_path):
     run = tmp_path / "stage2"
-    args = ["sam2-train", "-c", "demo", f"dataset.root={synthetic_root}", *STAGE2_ON_DEMO]
+    args = ["sam2-train", "-c", "demo_scratch", f"dataset.root={synthetic_root}", *STAGE2_ON_DEMO]
     check_ok(run_command(*args, f"stage1_run={demo_run}", f"launcher.experiment_log_dir={run}"))
     stage1 = torch.load(demo_run / "checkpoints" / "checkpoint.pt", map_location="cpu")["model"]
     stage2 = torch.load(run / "checkpoints" / "checkpoint.pt", map_location="cpu")["model"]
@@ -95,13 +95,13 @@ def test_stage2_starts_from_the_stage1_run(demo_run: Path, synthetic_root: Path,
     ("overrides", "fragments"),
     [
         (
-            ["-c", "demo", "trainer.vos_validation.memory_policy.name=bogus"],
+            ["-c", "demo_scratch", "trainer.vos_validation.memory_policy.name=bogus"],
             ["trainer.vos_validation.memory_policy", "unknown policy 'bogus'"],
         ),
         (
             [
                 "-c",
-                "demo",
+                "demo_scratch",
                 "vos.train_sampler._target_=training_ext.gap_sampler.GapSampler",
                 "+vos.train_sampler.min_gap=3",
                 "+vos.train_sampler.max_gap=1",

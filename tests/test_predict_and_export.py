@@ -69,7 +69,7 @@ def test_random_init_from_a_config_name(synthetic_root: Path, tmp_path: Path) ->
         "sam2-eval",
         "predict",
         "--config",
-        "demo",
+        "demo_scratch",
         *val_data(synthetic_root),
         "--out",
         out,
@@ -127,7 +127,7 @@ def test_predict_bad_input(demo_run: Path, synthetic_root: Path, tmp_path: Path)
         "--run",
         demo_run,
         "--config",
-        "demo",
+        "demo_scratch",
         "--data",
         synthetic_root,
         "--out",
@@ -235,7 +235,7 @@ def test_run_scores_zips_and_renders(demo_run: Path, synthetic_root: Path, tmp_p
 
 def test_compare_two_runs(demo_run: Path, synthetic_root: Path, tmp_path: Path) -> None:
     common = val_data(synthetic_root)
-    check_ok(run_command("sam2-eval", "run", "--config", "demo", *common, "--out", tmp_path / "a"))
+    check_ok(run_command("sam2-eval", "run", "--config", "demo_scratch", *common, "--out", tmp_path / "a"))
     check_ok(run_command("sam2-eval", "run", "--run", demo_run, *common, "--out", tmp_path / "b"))
     result = check_ok(
         run_command(
@@ -260,7 +260,7 @@ def test_memory_attention_accepts_the_bfloat16_memory_the_predictor_stores() -> 
     from training_ext.predictor import build_predictor
 
     initialize_hydra()
-    predictor = build_predictor(compose_config("demo", []).trainer.model, None, "cpu")
+    predictor = build_predictor(compose_config("demo_scratch", []).trainer.model, None, "cpu")
     tokens, d_model, memory_dim = 8 * 8, 64, 32  # tiny_demo: 128 px / 16, d_model, memory dim
     with torch.no_grad():
         out = predictor.memory_attention(

@@ -29,7 +29,7 @@ def demo_command(synthetic_root: Path, run_dir: Path, *overrides: str) -> list[s
     return [
         str(BIN / "sam2-train"),
         "-c",
-        "demo",
+        "demo_scratch",
         f"dataset.root={synthetic_root}",
         f"launcher.experiment_log_dir={run_dir}",
         *FAST_OVERRIDES,
@@ -139,7 +139,7 @@ def test_resume_from_a_folder_with_a_stale_partial_checkpoint(
     result = run_command(
         "sam2-train",
         "-c",
-        "demo",
+        "demo_scratch",
         f"dataset.root={synthetic_root}",
         f"launcher.experiment_log_dir={run_dir}",
         *FAST_OVERRIDES,

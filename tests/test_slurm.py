@@ -123,7 +123,7 @@ def test_submitit_job_survives_preemption_and_completes(
             [
                 str(BIN / "sam2-train"),
                 "-c",
-                "demo",
+                "demo_scratch",
                 "--use-cluster",
                 "1",
                 "--num-gpus",

@@ -74,7 +74,7 @@ def test_two_cpu_ranks_split_data_and_threads(synthetic_root: Path, tmp_path: Pa
         run_command(
             "sam2-train",
             "-c",
-            "demo",
+            "demo_scratch",
             "--num-gpus",
             "2",
             f"dataset.root={synthetic_root}",
@@ -138,7 +138,7 @@ def test_torchrun_starts_the_ranks(synthetic_root: Path, tmp_path: Path) -> None
             "-m",
             "training_ext.train",
             "-c",
-            "demo",
+            "demo_scratch",
             "--external-launcher",
             f"dataset.root={synthetic_root}",
             f"launcher.experiment_log_dir={run_dir}",
@@ -161,7 +161,7 @@ def test_external_launcher_without_its_environment() -> None:
     result = run_command(
         "sam2-train",
         "-c",
-        "demo",
+        "demo_scratch",
         "--external-launcher",
         "dataset.root=/tmp",
         unset=("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"),

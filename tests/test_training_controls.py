@@ -23,7 +23,7 @@ TESTS = Path(__file__).parent
 def initial_demo_model(*overrides: str) -> torch.nn.Module:
     """The model the demo Trainer builds before training: seeded by the stock set_seeds."""
     initialize_hydra()
-    cfg = compose_config("demo", list(overrides))
+    cfg = compose_config("demo_scratch", list(overrides))
     torch.manual_seed(cfg.trainer.seed_value * 1)  # (seed + rank 0) * max_epochs (1 epoch)
     return instantiate(cfg.trainer.model, _convert_="all")
 
@@ -67,7 +67,7 @@ def test_trainable_modules_freeze_the_rest(synthetic_root: Path, tmp_path: Path)
 def test_step_count_options_must_be_whole_numbers(synthetic_root: Path, override: str) -> None:
     key = override.split("=")[0]
     result = run_command(
-        "sam2-train", "--check", "-c", "demo", f"dataset.root={synthetic_root}", override
+        "sam2-train", "--check", "-c", "demo_scratch", f"dataset.root={synthetic_root}", override
     )
     assert_one_line_error(result, f"{key}=", "is not a whole number >= 1")
 
@@ -76,7 +76,7 @@ def test_unknown_trainable_module_is_one_line(synthetic_root: Path) -> None:
     result = run_command(
         "sam2-train",
         "-c",
-        "demo",
+        "demo_scratch",
         f"dataset.root={synthetic_root}",
         "trainer.trainable_modules=[memory_atention]",
     )
@@ -152,7 +152,7 @@ def model_and_batch(synthetic_root: Path, demo_run: Path, tmp_path_factory: pyte
         "gloo", init_method=f"file://{store}", rank=0, world_size=1
     )
     initialize_hydra()
-    cfg = compose_config("demo", [f"dataset.root={synthetic_root}", "prompt=mask"])
+    cfg = compose_config("demo_scratch", [f"dataset.root={synthetic_root}", "prompt=mask"])
     torch.manual_seed(0)
     model = instantiate(cfg.trainer.model, _convert_="all").train()
     checkpoint = torch.load(demo_run / "checkpoints" / "checkpoint.pt", map_location="cpu")

@@ -20,10 +20,17 @@ from training.utils.train_utils import register_omegaconf_resolvers
 from training_ext.errors import UserError
 
 CONFIG_PATH_VARIABLE = "SAM2_CONFIG_PATH"
+# Configs name the models this project ships as ${oc.env:SAM2_MODELS}/<file>.
+MODELS_VARIABLE = "SAM2_MODELS"
+SHIPPED_MODELS = Path(__file__).resolve().parents[1] / "models"
 
 
 def initialize_hydra(extra_config_dir: str | None = None) -> None:
-    """(Re)start Hydra on the stock ``sam2`` configs, plus ours via the search-path plugin."""
+    """(Re)start Hydra on the stock ``sam2`` configs, plus ours via the search-path plugin.
+
+    Also points ``$SAM2_MODELS`` at the shipped ``models/`` folder unless it is set (spawned
+    training ranks inherit it)."""
+    os.environ.setdefault(MODELS_VARIABLE, str(SHIPPED_MODELS))
     if extra_config_dir:
         known = os.environ.get(CONFIG_PATH_VARIABLE, "")
         os.environ[CONFIG_PATH_VARIABLE] = os.pathsep.join(filter(None, [known, extra_config_dir]))

@@ -231,7 +231,10 @@ def compare(args: argparse.Namespace) -> None:
     table = pd.DataFrame(summaries).loc[
         [k for k in SUMMARY_KEYS if k in pd.DataFrame(summaries).index]
     ]
-    print(table.to_string(float_format=lambda v: f"{v:.3f}"))
+    if len(summaries) == 2:
+        first, second = table.columns
+        table["change"] = table[second] - table[first]
+    print(table.to_string(float_format=lambda v: f"{v:+.3f}" if v < 0 else f"{v:.3f}"))
     plot_per_video(columns, args.metric, args.out)
     print(f"sam2-eval: chart {args.out}")
 

@@ -44,7 +44,7 @@ def write_reference_configs(folder: Path, overrides: tuple[str, ...] = ()) -> st
     the stock launcher and ``sam2-train`` (with ``trainer._target_=training_ext.trainer.Trainer``).
     """
     initialize_hydra()
-    cfg = compose_config("demo", ["validation=none", *_ONE_EPOCH_OVERRIDES, *overrides])
+    cfg = compose_config("demo_scratch", ["validation=none", *_ONE_EPOCH_OVERRIDES, *overrides])
     with open_dict(cfg):
         for option in _OUR_TRAINER_OPTIONS:
             cfg.trainer.pop(option, None)
