@@ -4,9 +4,10 @@ synthetic domain (the `demo` recipe), scored on its held-out videos under each p
     .venv/bin/python benchmarks/demo_controls.py [--data data/shifted] [--out bench_controls]
 
 Variants: full fine-tune with the stock prompt mix (the demo), the `memory_finetune` recipe's
-settings (memory modules only, temporal loss 0.1), and `prompt=mask|point|box` (what the first frame of every training
-clip is prompted with). Each is scored with mask, point and box prompts on the first frame, next
-to the pretrained model. Prints J&F per prompt type, step time and peak resident memory.
+settings (memory modules only, temporal loss 0.1), and `prompt=mask|point|box` (what the first
+frame of every training clip is prompted with). Each is scored with mask, point and box prompts
+on the first frame, next to the pretrained model. Prints J&F per prompt type, step time and
+peak resident memory.
 """
 
 from __future__ import annotations
@@ -63,8 +64,13 @@ def main() -> None:
         {"model": "pretrained (no fine-tune)"}
         | {
             f"J&F {prompt} prompt": evaluate(
-                data, args.out / f"pretrained_{prompt}", prompt, "--config", "demo",
-                "--checkpoint", str(SHIPPED),
+                data,
+                args.out / f"pretrained_{prompt}",
+                prompt,
+                "--config",
+                "demo",
+                "--checkpoint",
+                str(SHIPPED),
             )
             for prompt in PROMPTS
         }  # fmt: skip

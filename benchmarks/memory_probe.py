@@ -1,7 +1,7 @@
 """Does a model use its memory? Two measurements on videos with two or more objects.
 
-    .venv/bin/python benchmarks/memory_probe.py --config demo --checkpoint models/tiny_demo_synthetic.pt \\
-        --data data/shifted [--videos 6]
+    .venv/bin/python benchmarks/memory_probe.py --config demo \\
+        --checkpoint models/tiny_demo_synthetic.pt --data data/shifted [--videos 6]
 
 1. Memory influence: prompt object A's mask on frame 0, track frame 1; again with object B's
    mask. A model that tracks what it was shown predicts different masks; one that ignores its

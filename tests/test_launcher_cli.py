@@ -76,7 +76,9 @@ def test_stock_flags_are_written_into_the_config() -> None:
 
 
 def test_flags_and_overrides_may_be_interleaved() -> None:
-    cfg = composed("scratch.base_lr=3e-4", "-c", "demo_scratch", "scratch.num_frames=6", "--num-gpus", "2")
+    cfg = composed(
+        "scratch.base_lr=3e-4", "-c", "demo_scratch", "scratch.num_frames=6", "--num-gpus", "2"
+    )
     assert (cfg["scratch"]["base_lr"], cfg["scratch"]["num_frames"]) == (3e-4, 6)
     assert cfg["launcher"]["gpus_per_node"] == 2
 
@@ -137,7 +139,9 @@ def test_unknown_group_option_lists_the_options() -> None:
 
 
 def test_malformed_override() -> None:
-    assert_one_line_error(run_command("sam2-train", "-c", "demo_scratch", "scratch.base_lr=="), "override")
+    assert_one_line_error(
+        run_command("sam2-train", "-c", "demo_scratch", "scratch.base_lr=="), "override"
+    )
 
 
 def test_unset_dataset_variable(tmp_path: Path) -> None:
@@ -171,7 +175,11 @@ def test_missing_pretrained_checkpoint(synthetic_root: Path, tmp_path: Path) -> 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
 def test_gpu_requested_without_gpu(synthetic_root: Path) -> None:
     result = run_command(
-        "sam2-train", "-c", "demo_scratch", f"dataset.root={synthetic_root}", "trainer.accelerator=cuda"
+        "sam2-train",
+        "-c",
+        "demo_scratch",
+        f"dataset.root={synthetic_root}",
+        "trainer.accelerator=cuda",
     )
     assert_one_line_error(result, "no CUDA GPU is visible")
 

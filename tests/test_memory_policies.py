@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 
-from conftest import assert_one_line_error, check_ok, run_command, val_data, val_list
+from conftest import assert_one_line_error, check_ok, run_command, val_data, val_list, val_videos
 from training_ext.config import compose_config, initialize_hydra
 from training_ext.errors import UserError
 from training_ext.memory_policies import make_policy, parse_policy_args, policy_spec
@@ -285,6 +286,7 @@ def test_a_new_pass_starts_from_fresh_policy_state(tiny_model, synthetic_root) -
 
 def test_sam2_eval_runs_each_policy_end_to_end(demo_run: Path, synthetic_root: Path, tmp_path):
     summaries = {}
+    val = val_videos(synthetic_root)
     for policy, args in (("rcms", ["low_quality_threshold=0.1"]), ("quality_gate", [])):
         out = tmp_path / policy
         extra = ["--memory-policy-args", *args] if args else []
@@ -305,7 +307,22 @@ def test_sam2_eval_runs_each_policy_end_to_end(demo_run: Path, synthetic_root: P
             )
         )
         summaries[policy] = json.loads((out / "scores" / "summary.json").read_text())
+        tracked = pd.read_csv(out / "scores" / "tracked_frames.csv")
+        tracking = json.loads((out / "scores" / "tracking.json").read_text())
+        # one row per object and tracked frame: every frame after the first-frame prompt
+        frames = {v: len(list((synthetic_root / "JPEGImages" / v).glob("*.jpg"))) for v in val}
+        objects = summaries[policy]["objects"]
+        assert len(tracked) == tracking["tracked_object_frames"]
+        assert len(tracked) == sum((frames[v] - 1) * n for v, n in per_video_objects(out).items())
+        assert tracking["absent_frames"] + tracking["visible_frames"] == len(tracked)
+        assert tracking["promoted_frames"] == int(tracked["promoted"].sum())
+        assert objects == tracked.groupby(["video", "object"]).ngroups
     assert all(0 <= s["J&Fdot"] <= 1 for s in summaries.values())
+
+
+def per_video_objects(eval_dir: Path) -> dict[str, int]:
+    per_object = pd.read_csv(eval_dir / "scores" / "per_object.csv")
+    return per_object.groupby("video").size().to_dict()
 
 
 @pytest.mark.parametrize(

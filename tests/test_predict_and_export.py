@@ -235,7 +235,11 @@ def test_run_scores_zips_and_renders(demo_run: Path, synthetic_root: Path, tmp_p
 
 def test_compare_two_runs(demo_run: Path, synthetic_root: Path, tmp_path: Path) -> None:
     common = val_data(synthetic_root)
-    check_ok(run_command("sam2-eval", "run", "--config", "demo_scratch", *common, "--out", tmp_path / "a"))
+    check_ok(
+        run_command(
+            "sam2-eval", "run", "--config", "demo_scratch", *common, "--out", tmp_path / "a"
+        )
+    )
     check_ok(run_command("sam2-eval", "run", "--run", demo_run, *common, "--out", tmp_path / "b"))
     result = check_ok(
         run_command(

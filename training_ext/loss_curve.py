@@ -1,4 +1,4 @@
-"""The training-loss curve of a run, saved as a PNG."""
+"""The training-loss curve of a run, with its validation J&F when it has one, saved as a PNG."""
 
 from __future__ import annotations
 
@@ -9,11 +9,19 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from training_ext.tensorboard_logs import STEP_LOSS_PREFIX, read_step_losses  # noqa: E402
+from training_ext.tensorboard_logs import (  # noqa: E402
+    STEP_LOSS_PREFIX,
+    read_step_losses,
+    read_tensorboard_series,
+)
+
+VALIDATION_TAG = "Validation/J&F"
+STEPS_TAG = "Trainer/steps_train"  # per epoch: the step count at its end
 
 
 def plot_loss_curve(tensorboard_dir: Path, out_png: Path) -> Path | None:
-    """Plot each step-loss series with its moving average; None when nothing was logged yet."""
+    """Plot each step-loss series with its moving average, and the validation J&F after each
+    validated epoch on a second axis; None when nothing was logged yet."""
     losses = read_step_losses(tensorboard_dir)
     if losses.empty:
         return None
@@ -28,9 +36,27 @@ def plot_loss_curve(tensorboard_dir: Path, out_png: Path) -> Path | None:
     axis.set_ylabel("loss")
     axis.set_yscale("log")
     axis.grid(alpha=0.3)
-    axis.legend()
+    axis.legend(loc="upper left")
+    validation = _validation_by_step(tensorboard_dir)
+    if not validation.empty:
+        right = axis.twinx()
+        right.plot(validation.step, validation.value, "o-", color="tab:red", label="val J&F")
+        right.set_ylabel("validation J&F")
+        right.set_ylim(0, 1)
+        right.legend(loc="upper right")
     axis.set_title(f"Training loss — {tensorboard_dir.parent.name}")
     figure.tight_layout()
     figure.savefig(out_png)
     plt.close(figure)
     return out_png
+
+
+def _validation_by_step(tensorboard_dir: Path):
+    """Validation J&F per validated epoch, placed at the step that ended the epoch."""
+    scores = read_tensorboard_series(tensorboard_dir, VALIDATION_TAG)
+    steps = read_tensorboard_series(tensorboard_dir, STEPS_TAG)
+    if scores.empty or steps.empty:
+        return scores
+    epoch_end = dict(zip(steps.step, steps.value, strict=True))
+    scores = scores[scores.step.isin(epoch_end)]
+    return scores.assign(step=scores.step.map(epoch_end))
