@@ -33,7 +33,6 @@ from training_ext.scoring import ScoreResult, score_folders, write_scores
 from training_ext.tracking_report import (
     TRACKED_FRAMES_CSV,
     describe,
-    read_tracked_frames,
     summarize,
     with_ground_truth,
 )
@@ -122,12 +121,12 @@ def _add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def predict(args: argparse.Namespace) -> None:
-    out = _predict(args)
-    count = sum(entry.is_dir() for entry in out.iterdir())
-    print(f"sam2-eval: predictions for {count} videos in {out}")
+    _predict(args)
+    print(f"sam2-eval: predictions for {len(list(args.out.iterdir()))} videos in {args.out}")
 
 
-def _predict(args: argparse.Namespace) -> Path:
+def _predict(args: argparse.Namespace) -> pd.DataFrame:
+    """Write the predictions to ``args.out``; return the tracked-frame rows."""
     policy = {"name": args.memory_policy, **parse_policy_args(args.memory_policy_args)}
     policy = policy_spec(make_policy(policy, where="--memory-policy"))  # fails before any work
     source = model_source_from_arguments(args)
@@ -137,7 +136,7 @@ def _predict(args: argparse.Namespace) -> Path:
 
         if not torch.cuda.is_available():
             raise UserError("--device cuda but no CUDA GPU is visible: use --device auto or cpu")
-    out = predict_dataset(
+    return predict_dataset(
         source.training_model,
         source.checkpoint,
         videos,
@@ -148,7 +147,6 @@ def _predict(args: argparse.Namespace) -> Path:
         device=args.device,
         memory_policy=policy,
     )
-    return out
 
 
 def score(args: argparse.Namespace) -> ScoreResult:
@@ -192,18 +190,18 @@ def run(args: argparse.Namespace) -> None:
 
 
 def _predict_and_score(args: argparse.Namespace, out: Path) -> ScoreResult:
-    predictions = _predict(argparse.Namespace(**{**vars(args), "out": out / "predictions"}))
+    predictions = out / "predictions"
+    tracked = _predict(argparse.Namespace(**{**vars(args), "out": predictions}))
     result = score_folders(
         args.data / "Annotations",
         predictions,
         mode=args.mode,
         processes=args.score_processes,
-        videos=sorted(p.name for p in predictions.iterdir() if p.is_dir()),
+        videos=sorted(p.name for p in predictions.iterdir()),
     )
     _write_report(result, out / "scores", label=args.out.name)
-    if (predictions / TRACKED_FRAMES_CSV).is_file():
-        videos = dataset_videos(args.data, args.videos)
-        tracked = with_ground_truth(read_tracked_frames(predictions), videos)
+    if not tracked.empty:
+        tracked = with_ground_truth(tracked, dataset_videos(args.data, args.videos))
         tracked.to_csv(out / "scores" / TRACKED_FRAMES_CSV, index=False)
         tracking = summarize(tracked)
         (out / "scores" / "tracking.json").write_text(json.dumps(tracking, indent=2) + "\n")

@@ -21,7 +21,6 @@ from tqdm import tqdm
 from training_ext.accelerator import available_cores
 from training_ext.errors import UserError
 from training_ext.masks_io import write_palette_mask
-from training_ext.tracking_report import TRACKED_FRAMES_CSV
 from training_ext.vos_inference import VideoPaths, predict_video
 
 
@@ -81,9 +80,9 @@ def predict_dataset(
     processes: int = 1,
     device: str = "auto",
     memory_policy: dict | None = None,
-) -> Path:
-    """Write ``out_dir/<video>/<frame>.png`` for every video, and with a memory policy
-    ``out_dir/tracked_frames.csv`` (see ``tracking_report``); returns ``out_dir``."""
+) -> pd.DataFrame:
+    """Write ``out_dir/<video>/<frame>.png`` for every video. Returns one row per object and
+    tracked frame (empty without a memory policy; see ``tracking_report``)."""
     if out_dir.exists():
         raise UserError(f"output folder {out_dir} already exists: remove it or choose another")
     job = PredictionJob(
@@ -118,13 +117,11 @@ def predict_dataset(
                 for future in as_completed(pool.submit(_predict_one, v, staging) for v in videos):
                     tracked += future.result()
                     bar.update()
-        if tracked:
-            table = pd.DataFrame(tracked).sort_values(["video", "object", "frame"])
-            table.to_csv(staging / TRACKED_FRAMES_CSV, index=False)
         staging.rename(out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     finally:
         bar.close()
-    return out_dir
+    table = pd.DataFrame(tracked)
+    return table.sort_values(["video", "object", "frame"]) if tracked else table

@@ -1,6 +1,6 @@
 """What the model said per tracked frame, checked against the ground truth.
 
-``sam2-eval`` writes ``tracked_frames.csv`` next to its predictions: one row per object and tracked
+``sam2-eval run`` writes ``scores/tracked_frames.csv``: one row per object and tracked
 (non-prompted) frame with the object-score logit, the best predicted IoU, MQF and whether the
 memory policy promoted the frame. This module adds the ground-truth presence of the object on
 that frame and sums it up: how often the model says "absent" when the object is gone (and
@@ -8,8 +8,6 @@ that frame and sums it up: how often the model says "absent" when the object is 
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -67,7 +65,3 @@ def describe(summary: dict[str, float | int]) -> str:
         f"memory policy promoted {summary['promoted_frames']} frames of "
         f"{summary['objects_with_promotions']} objects"
     )
-
-
-def read_tracked_frames(predictions: Path) -> pd.DataFrame:
-    return pd.read_csv(predictions / TRACKED_FRAMES_CSV)
