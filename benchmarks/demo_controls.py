@@ -3,9 +3,9 @@ synthetic domain (the `demo` recipe), scored on its held-out videos under each p
 
     .venv/bin/python benchmarks/demo_controls.py [--data data/shifted] [--out bench_controls]
 
-Variants: full fine-tune with the stock prompt mix (the demo), the `memory_finetune` recipe's
-settings (memory modules only, temporal loss 0.1), and `prompt=mask|point|box` (what the first
-frame of every training clip is prompted with). Each is scored with mask, point and box prompts
+Variants: full fine-tune with mask prompts (the demo), the `memory_finetune` recipe's settings
+(memory modules only, temporal loss 0.1), and `prompt=mixed|point|box` (what the first frame of
+every training clip is prompted with). Each is scored with mask, point and box prompts
 on the first frame, next to the pretrained model. Prints J&F per prompt type, step time and
 peak resident memory.
 """
@@ -26,13 +26,13 @@ from training_ext.tensorboard_logs import read_tensorboard_series
 
 SHIPPED = SHIPPED_MODELS / "tiny_demo_synthetic.pt"
 VARIANTS = {
-    "full, mixed prompts (demo)": [],
+    "full, mask prompts (demo)": [],
     # what recipe=memory_finetune sets, on top of the demo recipe
     "memory_finetune": [
         "trainer.trainable_modules=[memory_attention,memory_encoder]",
         "trainer.loss.all.temporal_weight=0.1",
     ],
-    "prompt=mask": ["prompt=mask"],
+    "prompt=mixed (stock)": ["prompt=mixed"],
     "prompt=point": ["prompt=point"],
     "prompt=box": ["prompt=box"],
 }

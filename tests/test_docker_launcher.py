@@ -108,7 +108,7 @@ def test_builds_the_missing_image_then_runs(docker_stub, synthetic_root: Path, t
         "demo_scratch",
         "--num-gpus",
         "2",
-        "launcher.experiment_log_dir=/output/demo",
+        "launcher.experiment_log_dir=/output/demo_scratch",
         "scratch.base_lr=1e-4",
     ]
     assert (tmp_path / "out").is_dir()
