@@ -195,24 +195,15 @@ def _shape_mask(shape: MovingShape, t: int, height: int, width: int) -> np.ndarr
         axes = (int(r), int(r * 0.7))
         cv2.ellipse(canvas, (int(x), int(y)), axes, np.degrees(angle), 0, 360, 1, -1)
         return canvas.astype(bool)
-    if shape.kind in ("star", "cross"):
-        count = 10 if shape.kind == "star" else 12
-        # star: alternating outer/inner radii; cross: a plus sign traced corner by corner
-        radii = [r, r * 0.45] * 5 if shape.kind == "star" else [r, r * 0.5, r * 0.5] * 4
-        offsets = [0.0] * 10 if shape.kind == "star" else [0.24, 0.79, -0.79] * 4
-        corners = [angle + k * 2 * np.pi / count for k in range(count)]
-        if shape.kind == "cross":
-            corners = [angle + (k // 3) * np.pi / 2 + offsets[k] for k in range(count)]
-        points = np.array(
-            [
-                [x + rad * np.cos(a), y + rad * np.sin(a)]
-                for a, rad in zip(corners, radii, strict=True)
-            ]
-        )
+    if shape.kind == "star":  # 5 points: outer and inner radii alternate
+        polar = [(angle + k * np.pi / 5, r if k % 2 == 0 else r * 0.45) for k in range(10)]
+    elif shape.kind == "cross":  # 4 arms: shoulder, tip, shoulder
+        arm = ((-0.79, r * 0.5), (0.0, r), (0.79, r * 0.5))
+        polar = [(angle + k * np.pi / 2 + d, rad) for k in range(4) for d, rad in arm]
     else:
         count = {"rectangle": 4, "triangle": 3, "pentagon": 5}[shape.kind]
-        corners = [angle + np.pi / 4 + k * 2 * np.pi / count for k in range(count)]
-        points = np.array([[x + r * np.cos(a), y + r * np.sin(a)] for a in corners])
+        polar = [(angle + np.pi / 4 + k * 2 * np.pi / count, r) for k in range(count)]
+    points = np.array([[x + rad * np.cos(a), y + rad * np.sin(a)] for a, rad in polar])
     cv2.fillPoly(canvas, [np.round(points).astype(np.int32)], 1)
     return canvas.astype(bool)
 

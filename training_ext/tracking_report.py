@@ -19,22 +19,26 @@ TRACKED_FRAMES_CSV = "tracked_frames.csv"
 
 
 def with_ground_truth(tracked: pd.DataFrame, videos: list[VideoPaths]) -> pd.DataFrame:
-    """``tracked`` plus ``gt_present``: whether the object has a pixel in that frame's mask."""
+    """``tracked`` plus ``gt_present``: whether the object has a pixel in that frame's mask
+    (empty where the frame has no annotation). Each annotation is read once."""
     by_name = {video.name: video for video in videos}
-    present = []
-    for video_name, rows in tracked.groupby("video", sort=False):
+    ids_on_frame: dict[tuple[str, int], set[int] | None] = {}
+    for video_name, frames in tracked.groupby("video", sort=False)["frame"]:
         video = by_name[video_name]
         names = video.frame_names()
-        masks = {}
-        for frame in rows["frame"].unique():
+        for frame in frames.unique():
             path = video.masks_dir / f"{names[frame]}.png"
-            masks[frame] = read_id_mask(path) if path.is_file() else None
-        for index, row in rows.iterrows():
-            mask = masks[row["frame"]]
-            visible = np.nan if mask is None else bool((mask == row["object"]).any())
-            present.append((index, visible))
-    column = pd.Series(dict(present), dtype=object)
-    return tracked.assign(gt_present=column.reindex(tracked.index))
+            ids = set(np.unique(read_id_mask(path)).tolist()) if path.is_file() else None
+            ids_on_frame[(video_name, frame)] = ids
+    present = [
+        np.nan if ids is None else object_id in ids
+        for ids, object_id in zip(
+            (ids_on_frame[key] for key in zip(tracked["video"], tracked["frame"], strict=True)),
+            tracked["object"],
+            strict=True,
+        )
+    ]
+    return tracked.assign(gt_present=pd.Series(present, index=tracked.index, dtype=object))
 
 
 def summarize(tracked: pd.DataFrame) -> dict[str, float | int]:
