@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from conftest import assert_one_line_error, check_ok, run_command, val_data, val_list, val_videos
-from training_ext.predictor import predictor_model_config
+from training_ext.predictor import build_predictor, predictor_model_config
 
 
 def predict(run: Path, data: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
@@ -185,6 +185,22 @@ def test_derived_predictor_config_equals_the_predictor_group() -> None:
     )
     expected = compose(config_name="predictor/sam2.1_hiera_b+").model
     assert OmegaConf.to_container(derived) == OmegaConf.to_container(expected)
+
+
+@pytest.mark.parametrize(
+    ("config", "dynamic_multimask"), [("demo", False), ("sam2.1_hiera_t_finetune", True)]
+)
+def test_dynamic_multimask_only_for_models_that_track_with_three_masks(
+    config: str, dynamic_multimask: bool
+) -> None:
+    """The tiny model tracks with one mask, so its unused multimask outputs are never switched
+    to; a SAM2.1 model (three masks when tracking) keeps the stock inference settings."""
+    from hydra import compose
+
+    model = compose(config_name=config, overrides=["dataset.root=/unused"]).trainer.model
+    predictor = build_predictor(model, checkpoint=None)
+    assert predictor.sam_mask_decoder.dynamic_multimask_via_stability is dynamic_multimask
+    assert predictor.fill_hole_area == 8  # the rest of the stock settings stay
 
 
 def test_run_scores_zips_and_renders(demo_run: Path, synthetic_root: Path, tmp_path: Path) -> None:
