@@ -15,6 +15,7 @@ from conftest import (
     BIN,
     FAST_OVERRIDES,
     STEPS_PER_EPOCH,
+    assert_one_line_error,
     check_ok,
     last_checkpoint,
     run_command,
@@ -77,6 +78,26 @@ def test_stop_signal_checkpoints_mid_epoch_and_resume_matches_uninterrupted_run(
     torch.testing.assert_close(
         torch.tensor(got.to_numpy()), torch.tensor(expected.to_numpy()), rtol=1e-5, atol=1e-6
     )
+
+
+@pytest.mark.slow
+def test_a_second_training_into_a_running_folder_is_refused(
+    synthetic_root: Path, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "run"
+    command = demo_command(synthetic_root, run_dir, "validation=none")
+    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_training_step(run_dir / "logs" / "log.txt", 2, first)
+        log_size = (run_dir / "logs" / "log.txt").stat().st_size
+        second = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        assert_one_line_error(second, f"pid {first.pid}", "in use", "launcher.experiment_log_dir")
+        assert first.poll() is None  # the first run goes on, its folder untouched by the second
+    finally:
+        first.send_signal(signal.SIGUSR1)
+        first.wait(timeout=300)
+    assert first.returncode == PREEMPTED_EXIT_CODE
+    assert (run_dir / "logs" / "log.txt").stat().st_size >= log_size
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from training_ext.errors import UserError
+from training_ext.run_lock import lock_run_folder
 
 PROCESS_VARIABLES = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
 
@@ -32,6 +33,7 @@ def run_this_process(cfg: DictConfig) -> None:
     """Train as the process ``$RANK`` of ``$WORLD_SIZE``."""
     require_process_environment()
     if os.environ["RANK"] == "0":
+        lock_run_folder(Path(cfg.launcher.experiment_log_dir))
         write_run_configs(cfg, Path(cfg.launcher.experiment_log_dir))
     instantiate(cfg.trainer, _recursive_=False).run()
 

@@ -29,6 +29,7 @@ from training_ext.config import (
 )
 from training_ext.errors import UserError
 from training_ext.external_launch import require_process_environment, run_this_process
+from training_ext.run_lock import lock_run_folder
 from training_ext.validation import validate_training_config
 
 # The composed config is stored under this name and the stock launcher composes it by name.
@@ -116,6 +117,8 @@ def run(args: argparse.Namespace) -> None:
         return
     runs_here = not cfg.submitit.use_cluster
     validate_training_config(cfg, runs_here=runs_here)
+    if runs_here:  # a submitit job runs elsewhere, after this process has ended
+        lock_run_folder(Path(cfg.launcher.experiment_log_dir))
     hand_to_stock_launcher(cfg)
     if runs_here:
         report_outputs(Path(cfg.launcher.experiment_log_dir))
