@@ -1,15 +1,22 @@
-"""Checkpoint files that survive ``kill -9``, and the random-number state that goes in them."""
+"""Checkpoint files: written so they survive ``kill -9``, checked before anything loads them, and
+the random-number state that goes in them."""
 
 from __future__ import annotations
 
 import os
+import pickle
 import random
+import zipfile
+from collections.abc import Iterable, Mapping
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
+
+from training_ext.errors import UserError
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
@@ -93,3 +100,56 @@ def rng_states_of_all_ranks(model: torch.nn.Module) -> list[dict[str, Any]]:
     states: list[Any] = [None] * dist.get_world_size()
     dist.all_gather_object(states, rng_state(model))
     return states
+
+
+def read_checkpoint(path: Path, what: str, hint: str) -> dict[str, Any]:
+    """The checkpoint at ``path`` with its tensors memory-mapped (not read), or a one-line
+    UserError naming ``what`` it is for and ``hint`` (how to fix) if it is no SAM2 checkpoint."""
+    if not path.is_file():
+        raise UserError(f"{what} {path} not found: {hint}")
+    if not zipfile.is_zipfile(path):
+        raise UserError(
+            f"{what} {path} is not a torch.save file (truncated, or another format): {hint}"
+        )
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except (RuntimeError, pickle.UnpicklingError, EOFError, ValueError, OSError) as error:
+        reason = (str(error).strip() or type(error).__name__).splitlines()[0].split(". ")[0]
+        raise UserError(
+            f"{what} {path} cannot be read as a checkpoint ({reason}): {hint}"
+        ) from None
+    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("model"), Mapping):
+        raise UserError(f"{what} {path} is not a SAM2 checkpoint with a 'model' state dict: {hint}")
+    return checkpoint
+
+
+def check_model_state(
+    state: Mapping[str, torch.Tensor],
+    expected: Mapping[str, torch.Tensor],
+    what: str,
+    hint: str,
+    ignore_missing: Iterable[str] = (),
+    ignore_unexpected: Iterable[str] = (),
+) -> None:
+    """One-line UserError unless ``state`` has ``expected``'s keys and shapes (keys matching the
+    unix patterns ``ignore_missing`` / ``ignore_unexpected`` may be absent / extra)."""
+    ignore_missing, ignore_unexpected = list(ignore_missing), list(ignore_unexpected)
+    missing = sorted(
+        key
+        for key in expected.keys() - state.keys()
+        if not any(fnmatch(key, pattern) for pattern in ignore_missing)
+    )
+    unexpected = sorted(
+        key
+        for key in state.keys() - expected.keys()
+        if not any(fnmatch(key, pattern) for pattern in ignore_unexpected)
+    )
+    reshaped = sorted(
+        key for key in expected.keys() & state.keys() if expected[key].shape != state[key].shape
+    )
+    if missing or unexpected or reshaped:
+        example = (missing or unexpected or reshaped)[0]
+        raise UserError(
+            f"{what} is for another architecture: {len(missing)} missing, {len(unexpected)} "
+            f"unexpected, {len(reshaped)} differently shaped weights (e.g. {example}); {hint}"
+        )

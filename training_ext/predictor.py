@@ -24,6 +24,7 @@ from sam2.modeling.sam2_base import SAM2Base
 from sam2.sam2_video_predictor import SAM2VideoPredictor
 from training.model.sam2 import SAM2Train
 
+from training_ext.checkpoint_io import check_model_state, read_checkpoint
 from training_ext.errors import UserError
 from training_ext.memory_policies import make_policy, policy_spec
 
@@ -123,25 +124,7 @@ def _memory_in_query_dtype(module: torch.nn.Module, args: tuple, kwargs: dict) -
 
 def load_model_weights(model: torch.nn.Module, checkpoint: Path) -> None:
     """Load ``checkpoint["model"]`` strictly, or explain in one line why it does not fit."""
-    if not checkpoint.is_file():
-        raise UserError(f"checkpoint {checkpoint} not found")
-    try:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)["model"]
-    except (KeyError, TypeError, RuntimeError, EOFError) as error:
-        raise UserError(
-            f"{checkpoint} is not a SAM2 checkpoint with a 'model' state dict ({error})"
-        ) from None
-    expected = model.state_dict()
-    missing = sorted(expected.keys() - state.keys())
-    unexpected = sorted(state.keys() - expected.keys())
-    reshaped = sorted(
-        key for key in expected.keys() & state.keys() if expected[key].shape != state[key].shape
-    )
-    if missing or unexpected or reshaped:
-        example = (missing or unexpected or reshaped)[0]
-        raise UserError(
-            f"checkpoint {checkpoint} is for another architecture: {len(missing)} missing, "
-            f"{len(unexpected)} unexpected, {len(reshaped)} differently shaped weights "
-            f"(e.g. {example}); pass the config the checkpoint was trained with"
-        )
+    hint = "pass the config the checkpoint was trained with"
+    state = read_checkpoint(checkpoint, "checkpoint", hint)["model"]
+    check_model_state(state, model.state_dict(), f"checkpoint {checkpoint}", hint)
     model.load_state_dict(state, strict=True)

@@ -13,6 +13,7 @@ from omegaconf.errors import InterpolationResolutionError, MissingMandatoryValue
 
 from training_ext.accelerator import resolve_accelerator
 from training_ext.adapters.launch_check import check_training_datasets
+from training_ext.checkpoint_io import check_model_state, read_checkpoint
 from training_ext.errors import UserError
 from training_ext.memory_policies import make_policy
 from training_ext.trainable_modules import check_module_names
@@ -40,7 +41,7 @@ def validate_training_config(cfg: DictConfig, runs_here: bool = True) -> None:
             _resolve(cfg, key)
     _resolve(cfg)
     check_training_datasets(cfg)
-    _check_pretrained_checkpoint(cfg)
+    _check_checkpoints(cfg)
     _check_vos_validation(cfg)
     _check_train_sampler(cfg)
     _check_step_counts(cfg)
@@ -161,14 +162,56 @@ def _check_trainable_modules(cfg: DictConfig) -> None:
     check_module_names(model, list(trainable))
 
 
-def _check_pretrained_checkpoint(cfg: DictConfig) -> None:
-    initializer = OmegaConf.select(cfg, "trainer.checkpoint.model_weight_initializer")
-    if initializer is None:
+def _check_checkpoints(cfg: DictConfig) -> None:
+    """The checkpoints the ranks would load: readable, of this architecture, before anything is
+    copied into the run folder (the stock trainer copies ``resume_from`` there first)."""
+    checkpoint_cfg = cfg.trainer.checkpoint
+    initializer = checkpoint_cfg.get("model_weight_initializer")
+    pretrained = initializer and OmegaConf.select(initializer, "state_dict.checkpoint_path")
+    hint = _HOW_TO_SET["stage1_run" if "stage1_run" in cfg else "pretrained.path"]
+    if pretrained and not Path(pretrained).is_file():
+        raise UserError(f"pretrained checkpoint {pretrained} not found: {hint}")
+    run_checkpoint = Path(checkpoint_cfg.save_dir) / "checkpoint.pt"
+    resume_from = checkpoint_cfg.get("resume_from")
+    if not (pretrained or run_checkpoint.is_file() or resume_from):
         return
-    path = OmegaConf.select(initializer, "state_dict.checkpoint_path")
-    if path is not None and not Path(path).is_file():
-        hint = _HOW_TO_SET["stage1_run" if "stage1_run" in cfg else "pretrained.path"]
-        raise UserError(f"pretrained checkpoint {path} not found: {hint}")
+    expected = instantiate(cfg.trainer.model, _convert_="all").state_dict()
+    if pretrained and not OmegaConf.select(initializer, "state_dict.checkpoint_kernels"):
+        state = read_checkpoint(Path(pretrained), "pretrained checkpoint", hint)
+        for key in OmegaConf.select(initializer, "state_dict.ckpt_state_dict_keys") or []:
+            state = state[key]
+        check_model_state(
+            state,
+            expected,
+            f"pretrained checkpoint {pretrained}",
+            "pass the checkpoint of the model this config builds (pretrained.path)",
+            # the stock loader: missing keys only matter when strict, unexpected ones always
+            ignore_missing=["*"]
+            if not initializer.get("strict", True)
+            else _patterns(initializer, "ignore_missing_keys"),
+            ignore_unexpected=_patterns(initializer, "ignore_unexpected_keys"),
+        )
+    if run_checkpoint.is_file():
+        what = "the run's checkpoint"
+        hint = "move it away to start this run over, or give another launcher.experiment_log_dir"
+    elif resume_from:
+        what, run_checkpoint = "trainer.checkpoint.resume_from", Path(resume_from)
+        hint = "pass the checkpoint.pt of a run of this config"
+    else:
+        return
+    state = read_checkpoint(run_checkpoint, what, hint)
+    missing_trainer_state = [key for key in ("optimizer", "epoch", "steps") if key not in state]
+    if missing_trainer_state:
+        raise UserError(
+            f"{what} {run_checkpoint} has no {missing_trainer_state[0]}: it is a model file, not "
+            "a training checkpoint; load model weights with pretrained.path instead"
+        )
+    skipped = checkpoint_cfg.get("skip_saving_parameters") or []
+    check_model_state(state["model"], expected, f"{what} {run_checkpoint}", hint, skipped)
+
+
+def _patterns(initializer: DictConfig, key: str) -> list[str]:
+    return list(initializer.get(key) or [])
 
 
 def _check_devices(cfg: DictConfig) -> None:
