@@ -10,7 +10,9 @@
 #                                                                      0: CPU ranks (TASKS_PER_NODE [1])
 #   CPUS_PER_TASK [10]   TIME [24:00:00]                PARTITION, ACCOUNT, QOS: passed to sbatch
 #   SBATCH_EXTRA         more sbatch flags, space-separated
-# --dry-run prints the sbatch command instead of running it.
+#   SAM2_TRAIN [sam2-train]  checks the config first (`sam2-train --check`); required
+# --dry-run checks everything, then prints the sbatch command instead of running it (no sbatch
+# needed).
 set -euo pipefail
 
 fail() {
@@ -50,15 +52,18 @@ fi
 if [[ $config == *.yaml || $config == */* ]] && [[ ! -r $config ]]; then
   fail "SAM2_CONFIG=$config is not a readable file; give a readable .yaml or a config name (sam2-train --list-configs)"
 fi
-command -v sbatch >/dev/null ||
-  fail "sbatch not found on PATH; run this on a SLURM login node (or load the slurm module)"
-
-train=${SAM2_TRAIN:-sam2-train}
-if command -v "$train" >/dev/null; then # the full check: paths, checkpoints, overrides
-  output=${SAM2_OUTPUT:-$PWD/sam2_logs/$(basename "${config%.yaml}")}
-  read -r -a extra <<<"${SAM2_OVERRIDES:-}"
-  "$train" --check -c "$config" "launcher.experiment_log_dir=$output" "${extra[@]}" "$@" >/dev/null
+if ((!dry_run)); then
+  command -v sbatch >/dev/null ||
+    fail "sbatch not found on PATH; run this on a SLURM login node (or load the slurm module)"
 fi
+
+# The full check (paths, checkpoints, overrides) with the sam2-train the job will run.
+train=${SAM2_TRAIN:-sam2-train}
+command -v "$train" >/dev/null ||
+  fail "SAM2_TRAIN: '$train' not found, so the config cannot be checked before queueing; activate the environment that has sam2-train or set SAM2_TRAIN=/path/to/sam2-train"
+output=${SAM2_OUTPUT:-$PWD/sam2_logs/$(basename "${config%.yaml}")}
+read -r -a extra <<<"${SAM2_OVERRIDES:-}"
+"$train" --check -c "$config" "launcher.experiment_log_dir=$output" "${extra[@]}" "$@" >/dev/null
 
 command=(sbatch --nodes="$nodes" --ntasks-per-node="$tasks" --cpus-per-task="$cpus")
 command+=(--time="${TIME:-24:00:00}")

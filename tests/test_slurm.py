@@ -191,10 +191,21 @@ def test_submit_without_sbatch_on_path_says_so(tmp_path: Path) -> None:
     assert_one_line_error(result, "sbatch not found on PATH")
 
 
+def test_submit_without_sam2_train_refuses_to_queue_unchecked(tmp_path: Path) -> None:
+    env = {"SAM2_TRAIN": str(tmp_path / "no-such-sam2-train")}
+    result = run_submit(tmp_path, env, "--dry-run")
+    assert_one_line_error(result, "no-such-sam2-train' not found", "cannot be checked")
+
+
 def test_submit_checks_the_config_with_sam2_train_before_queueing(
     tmp_path: Path, synthetic_root: Path
 ) -> None:
-    env = {"PATH": f"{BIN}:{os.environ['PATH']}", "SAM2_OUTPUT": str(tmp_path / "run")}
+    # --dry-run needs no sbatch: PATH holds the venv and the basic tools only
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for tool in ("dirname", "basename"):
+        (tools / tool).symlink_to(subprocess.check_output(["which", tool], text=True).strip())
+    env = {"PATH": f"{BIN}:{tools}", "SAM2_OUTPUT": str(tmp_path / "run")}
     result = run_submit(tmp_path, env, "--dry-run", "dataset.root=/no/such/data")
     assert_one_line_error(result, "sam2-train: error: dataset.img_folder", "/no/such/data")
     ok = check_ok(run_submit(tmp_path, env, "--dry-run", f"dataset.root={synthetic_root}"))
