@@ -174,6 +174,14 @@ def test_export_refuses_existing_folder(demo_run: Path, tmp_path: Path) -> None:
     assert_one_line_error(result, "already exists")
 
 
+def test_export_help_and_behaviour_agree_on_config_without_checkpoint(tmp_path: Path) -> None:
+    help_text = " ".join(check_ok(run_command("sam2-export", "--help")).stdout.split())
+    assert "Required with --config" in help_text and "randomly" not in help_text
+    result = run_command("sam2-export", "--config", "demo", "--out", tmp_path / "exported")
+    assert_one_line_error(result, "--checkpoint is required with --config")
+    assert not (tmp_path / "exported").exists()
+
+
 def test_derived_predictor_config_equals_the_predictor_group() -> None:
     """The config derived from a training config is the hand-checked predictor config."""
     import sam2  # noqa: F401

@@ -49,7 +49,7 @@ def export(training_model, checkpoint: Path, out_dir: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sam2-export", description=__doc__.splitlines()[0])
-    add_model_arguments(parser)
+    add_model_arguments(parser, random_init=False)
     parser.add_argument("--out", type=Path, required=True, help="folder to create")
     args = parser.parse_args(argv)
     return exit_code("sam2-export", lambda: _export_command(args))

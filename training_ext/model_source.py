@@ -19,7 +19,14 @@ class ModelSource:
     checkpoint: Path | None  # None: random init
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+def add_model_arguments(parser: argparse.ArgumentParser, random_init: bool = True) -> None:
+    """--run / --config / --checkpoint; ``random_init``: --config without --checkpoint is allowed
+    (a randomly initialised model)."""
+    without_checkpoint = (
+        "With --config and no --checkpoint the model is randomly initialised"
+        if random_init
+        else "Required with --config"
+    )
     parser.add_argument(
         "--run", type=Path, help="training run folder (launcher.experiment_log_dir)"
     )
@@ -27,8 +34,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--checkpoint",
         type=Path,
-        help="weights; default <run>/checkpoints/checkpoint.pt. With --config and no "
-        "--checkpoint the model is randomly initialised",
+        help=f"weights; default <run>/checkpoints/checkpoint.pt. {without_checkpoint}",
     )
 
 
