@@ -58,6 +58,8 @@ if [[ "$config" == *.yaml || "$config" == *.yml ]]; then
     mounts+=(-v "$(realpath "$(dirname "$config")"):/configs:ro")
     environment+=(-e SAM2_CONFIG_PATH=/configs)
     config=$(basename "${config%.*}")
+elif [[ ! -f "$repo_dir/sam2_configs/$config.yaml" ]]; then
+    fail "SAM2_CONFIG=$config is not a config of this project (no sam2_configs/$config.yaml): see ls sam2_configs, or give a .yaml file"
 fi
 run_name=${config//\//_}
 

@@ -172,6 +172,18 @@ def test_unreadable_config(docker_stub, synthetic_root: Path, tmp_path: Path) ->
     assert_one_line_error(launch(env=env, cwd=tmp_path), "is not a readable file")
 
 
+def test_misspelled_config_name(docker_stub, synthetic_root: Path, tmp_path: Path) -> None:
+    env = {
+        **docker_stub,
+        "SAM2_DATASET": str(synthetic_root),
+        "SAM2_CONFIG": "sam2.1_hiera_b_finetune",
+    }
+    for args in (["--dry-run"], []):
+        result = launch(*args, env=env, cwd=tmp_path)
+        assert_one_line_error(result, "SAM2_CONFIG=sam2.1_hiera_b_finetune is not a config")
+    assert not (tmp_path / "docker.log").exists()  # docker never called
+
+
 def test_no_docker_on_path(synthetic_root: Path, tmp_path: Path) -> None:
     tools = tmp_path / "tools"
     tools.mkdir()
