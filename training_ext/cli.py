@@ -18,10 +18,11 @@ def positive_int(text: str) -> int:
 
 
 def exit_code(prog: str, command: Callable[[], object]) -> int:
-    """Run ``command``; a UserError becomes one line on stderr and exit code 2."""
+    """Run ``command``; a UserError becomes one line on stderr and exit code 2 (or the error's
+    own ``exit_code``)."""
     try:
         command()
     except UserError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
-        return 2
+        return getattr(error, "exit_code", 2)
     return 0

@@ -14,6 +14,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from training_ext.errors import UserError
+from training_ext.rank_errors import RankFailed, training_failed
 from training_ext.run_lock import lock_run_folder
 
 PROCESS_VARIABLES = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
@@ -35,7 +36,11 @@ def run_this_process(cfg: DictConfig) -> None:
     if os.environ["RANK"] == "0":
         lock_run_folder(Path(cfg.launcher.experiment_log_dir))
         write_run_configs(cfg, Path(cfg.launcher.experiment_log_dir))
-    instantiate(cfg.trainer, _recursive_=False).run()
+    log_dir = Path(cfg.trainer.logging.log_dir)
+    try:
+        instantiate(cfg.trainer, _recursive_=False).run()
+    except RankFailed as failed:
+        raise training_failed(log_dir, f"rank {os.environ['RANK']}: {failed.summary}") from None
 
 
 def write_run_configs(cfg: DictConfig, log_dir: Path) -> None:

@@ -12,12 +12,18 @@ stock ``training.train.main`` (local spawn and submitit paths stay stock)::
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
+import multiprocessing
 import os
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf, open_dict
+from torch.multiprocessing import ProcessExitedException, ProcessRaisedException
 
 from training_ext.accelerator import resolve_accelerator
 from training_ext.cli import exit_code
@@ -29,6 +35,8 @@ from training_ext.config import (
 )
 from training_ext.errors import UserError
 from training_ext.external_launch import require_process_environment, run_this_process
+from training_ext.preemption import PREEMPTED_EXIT_CODE, STOP_SIGNALS, PreemptedExit
+from training_ext.rank_errors import RankFailed, clear_rank_errors, training_failed
 from training_ext.run_lock import lock_run_folder
 from training_ext.validation import validate_training_config
 
@@ -160,7 +168,41 @@ def hand_to_stock_launcher(cfg: DictConfig) -> None:
         account=None,
         qos=None,
     )
-    stock_train.main(stock_args)
+    log_dir = Path(cfg.trainer.logging.log_dir)
+    clear_rank_errors(log_dir)
+    # torch's "Terminating process ... via signal SIGTERM" when it stops the other ranks: the
+    # failed rank's line below says what happened.
+    logging.getLogger("torch.multiprocessing.spawn").setLevel(logging.ERROR)
+    try:
+        with forwarding_stop_signals():
+            stock_train.main(stock_args)
+    except RankFailed as failed:  # one rank, run in this process
+        raise training_failed(log_dir, failed.summary) from None
+    except ProcessExitedException as exited:  # a spawned rank left with an exit code
+        if exited.exit_code == PREEMPTED_EXIT_CODE:
+            raise PreemptedExit() from None  # the ranks saved and logged the stop
+        raise training_failed(log_dir) from None
+    except ProcessRaisedException:  # an error outside the ranks' boundary (before the Trainer)
+        raise training_failed(log_dir) from None
+
+
+@contextlib.contextmanager
+def forwarding_stop_signals() -> Iterator[None]:
+    """A stop signal sent to this process alone (``kill PID``, ``docker stop``) also reaches the
+    ranks it spawned, which checkpoint and leave with code 3 (a rank run in this process installs
+    its own handlers over these)."""
+
+    def forward(signum: int, frame: object) -> None:
+        for child in multiprocessing.active_children():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child.pid, signum)
+
+    previous = {signum: signal.signal(signum, forward) for signum in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def report_outputs(log_dir: Path) -> None:

@@ -47,6 +47,7 @@ from training_ext.grad_accumulation import (
 )
 from training_ext.memory_meter import DeviceMemMeter
 from training_ext.preemption import PreemptedExit, StopRequest
+from training_ext.rank_errors import rank_error_boundary
 from training_ext.resumable_data import EpochLoader, ResumableTrainData
 from training_ext.trainable_modules import drop_frozen_parameters, freeze_all_but
 from training_ext.vos_validation import BEST_METRIC, VOSValidation
@@ -70,35 +71,37 @@ class Trainer(stock.Trainer):
         save_every_steps: int | None = None,
         **kwargs: Any,
     ) -> None:
-        self.trainable_modules = list(trainable_modules) if trainable_modules else None
-        self.save_every_steps = save_every_steps
-        self.stop_request = StopRequest()
-        # What the next checkpoint records about the epoch in progress (mid-epoch saves only).
-        self.epoch_progress: dict[str, Any] | None = None
-        self.window = AccumulationWindow(accumulate_grad_batches)
-        self.early_stopping_patience = early_stopping_patience
-        device_type = resolve_accelerator(accelerator)
-        if device_type == "cpu":
-            _prepare_cpu_process(data, optim, distributed)
-        super().__init__(
-            data=data,
-            accelerator=device_type,
-            optim=optim,
-            distributed=distributed,
-            **kwargs,
-        )
-        logging.info(
-            "Device %s; %d torch threads in this rank", device_type, torch.get_num_threads()
-        )
-        self.vos_validation = VOSValidation(**vos_validation) if vos_validation else None
-        self.validated_epoch: int | None = None
-        if accumulate_grad_batches > 1:
-            self.optim = AccumulatingOptimizer(self.optim, self.window)
-            self.scaler = AccumulatingScaler(self.scaler, self.window)
-            for name in ("gradient_clipper", "gradient_logger"):
-                if getattr(self, name) is not None:
-                    setattr(self, name, AtWindowEnd(getattr(self, name), self.window))
-        self.stop_request.install()
+        self.log_dir = kwargs["logging"]["log_dir"]
+        with rank_error_boundary(self.log_dir):
+            self.trainable_modules = list(trainable_modules) if trainable_modules else None
+            self.save_every_steps = save_every_steps
+            self.stop_request = StopRequest()
+            # What the next checkpoint records about the epoch in progress (mid-epoch saves only).
+            self.epoch_progress: dict[str, Any] | None = None
+            self.window = AccumulationWindow(accumulate_grad_batches)
+            self.early_stopping_patience = early_stopping_patience
+            device_type = resolve_accelerator(accelerator)
+            if device_type == "cpu":
+                _prepare_cpu_process(data, optim, distributed)
+            super().__init__(
+                data=data,
+                accelerator=device_type,
+                optim=optim,
+                distributed=distributed,
+                **kwargs,
+            )
+            logging.info(
+                "Device %s; %d torch threads in this rank", device_type, torch.get_num_threads()
+            )
+            self.vos_validation = VOSValidation(**vos_validation) if vos_validation else None
+            self.validated_epoch: int | None = None
+            if accumulate_grad_batches > 1:
+                self.optim = AccumulatingOptimizer(self.optim, self.window)
+                self.scaler = AccumulatingScaler(self.scaler, self.window)
+                for name in ("gradient_clipper", "gradient_logger"):
+                    if getattr(self, name) is not None:
+                        setattr(self, name, AtWindowEnd(getattr(self, name), self.window))
+            self.stop_request.install()
 
     def _setup_dataloaders(self) -> None:
         super()._setup_dataloaders()
@@ -127,7 +130,8 @@ class Trainer(stock.Trainer):
 
     def run(self) -> None:
         try:
-            super().run()
+            with rank_error_boundary(self.log_dir):
+                super().run()
         finally:
             self.stop_request.uninstall()  # the process's own handlers again
         if self.logger.tb_logger is not None:

@@ -1,0 +1,87 @@
+"""Failures that only a rank sees, as a user meets them: one line from `sam2-train`, the
+traceback in the run's log, exit code 1 (a crash) or 3 (a checkpointed stop), never a traceback
+on the terminal — with the rank run in-process, spawned, or started by an external launcher."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import BIN, FAST_OVERRIDES, wait_for_training_step
+from training_ext.preemption import PREEMPTED_EXIT_CODE
+from training_ext.rank_errors import RANK_FAILED_EXIT_CODE
+
+
+@pytest.fixture(scope="module")
+def truncated_frame_data(synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The synthetic set with one training frame cut to its first 200 bytes."""
+    root = tmp_path_factory.mktemp("bad") / "synthetic"
+    shutil.copytree(synthetic_root, root)
+    for frame in sorted((root / "JPEGImages").glob("train_*/*.jpg")):
+        frame.write_bytes(frame.read_bytes()[:200])
+    return root
+
+
+def train(data: Path, run_dir: Path, *args: str, env: dict | None = None):
+    command = [
+        str(BIN / "sam2-train"), "-c", "demo_scratch", f"dataset.root={data}",
+        f"launcher.experiment_log_dir={run_dir}", *FAST_OVERRIDES, "validation=none", *args,
+    ]  # fmt: skip
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=600, env={**os.environ, **(env or {})}
+    )
+
+
+def assert_failed_in_one_line(result: subprocess.CompletedProcess, run_dir: Path, *fragments):
+    assert result.returncode == RANK_FAILED_EXIT_CODE, result.stderr[-3000:]
+    assert "Traceback" not in result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr[-3000:]
+    log = run_dir / "logs" / "log.txt"
+    for fragment in ("sam2-train: error:", *fragments, f"traceback in {log}"):
+        assert fragment in lines[0], lines[0]
+    assert "Traceback (most recent call last)" in log.read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ranks", [1, 2])
+def test_undecodable_frame_fails_in_one_line(truncated_frame_data: Path, tmp_path: Path, ranks):
+    run_dir = tmp_path / "run"
+    result = train(truncated_frame_data, run_dir, "--num-gpus", str(ranks))
+    prefix = "rank " if ranks > 1 else ""
+    assert_failed_in_one_line(result, run_dir, prefix, "OSError")
+
+
+@pytest.mark.slow
+def test_external_launcher_rank_failure_is_one_line(
+    truncated_frame_data: Path, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "run"
+    env = {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1",
+           "MASTER_PORT": "29731"}  # fmt: skip
+    result = train(truncated_frame_data, run_dir, "--external-launcher", env=env)
+    assert_failed_in_one_line(result, run_dir, "rank 0: OSError")
+
+
+@pytest.mark.slow
+def test_stopped_spawned_ranks_exit_3_without_a_traceback(
+    synthetic_root: Path, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "run"
+    command = [
+        str(BIN / "sam2-train"), "-c", "demo_scratch", "--num-gpus", "2",
+        f"dataset.root={synthetic_root}", f"launcher.experiment_log_dir={run_dir}",
+        *FAST_OVERRIDES, "validation=none", "trainer.logging.log_freq=1",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for_training_step(run_dir / "logs" / "log.txt", 3, process)
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == PREEMPTED_EXIT_CODE, stderr[-3000:]
+    assert "Traceback" not in stdout + stderr
+    assert not list((run_dir / "logs").glob("rank*.error"))
