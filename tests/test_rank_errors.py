@@ -5,6 +5,7 @@ on the terminal — with the rank run in-process, spawned, or started by an exte
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -12,17 +13,25 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, FAST_OVERRIDES, wait_for_training_step
+from conftest import (
+    BIN,
+    FAST_OVERRIDES,
+    STEPS_PER_EPOCH,
+    check_ok,
+    last_checkpoint,
+    wait_for_training_step,
+)
 from training_ext.preemption import PREEMPTED_EXIT_CODE
 from training_ext.rank_errors import RANK_FAILED_EXIT_CODE
 
 
 @pytest.fixture(scope="module")
 def truncated_frame_data(synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The synthetic set with one training frame cut to its first 200 bytes."""
+    """The synthetic set with one frame of every training video cut to its first 200 bytes."""
     root = tmp_path_factory.mktemp("bad") / "synthetic"
     shutil.copytree(synthetic_root, root)
-    for frame in sorted((root / "JPEGImages").glob("train_*/*.jpg")):
+    for video in sorted((root / "JPEGImages").glob("train_*")):
+        frame = sorted(video.glob("*.jpg"))[2]
         frame.write_bytes(frame.read_bytes()[:200])
     return root
 
@@ -52,9 +61,11 @@ def assert_failed_in_one_line(result: subprocess.CompletedProcess, run_dir: Path
 @pytest.mark.parametrize("ranks", [1, 2])
 def test_undecodable_frame_fails_in_one_line(truncated_frame_data: Path, tmp_path: Path, ranks):
     run_dir = tmp_path / "run"
-    result = train(truncated_frame_data, run_dir, "--num-gpus", str(ranks))
+    result = train(
+        truncated_frame_data, run_dir, "--num-gpus", str(ranks), "dataset.on_bad_frame=fail"
+    )
     prefix = "rank " if ranks > 1 else ""
-    assert_failed_in_one_line(result, run_dir, prefix, "OSError")
+    assert_failed_in_one_line(result, run_dir, prefix, "/00002.jpg cannot be read", "on_bad_frame")
 
 
 @pytest.mark.slow
@@ -64,8 +75,38 @@ def test_external_launcher_rank_failure_is_one_line(
     run_dir = tmp_path / "run"
     env = {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1",
            "MASTER_PORT": "29731"}  # fmt: skip
-    result = train(truncated_frame_data, run_dir, "--external-launcher", env=env)
-    assert_failed_in_one_line(result, run_dir, "rank 0: OSError")
+    result = train(
+        truncated_frame_data, run_dir, "--external-launcher", "dataset.on_bad_frame=fail", env=env
+    )
+    assert_failed_in_one_line(result, run_dir, "rank 0: ", "/00002.jpg cannot be read")
+
+
+@pytest.mark.slow
+def test_undecodable_frames_in_a_dataloader_worker_name_the_file(
+    truncated_frame_data: Path, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "run"
+    result = train(
+        truncated_frame_data, run_dir, "scratch.num_train_workers=1", "dataset.on_bad_frame=fail"
+    )
+    assert_failed_in_one_line(result, run_dir, "/00002.jpg cannot be read")
+
+
+@pytest.mark.slow
+def test_by_default_a_bad_frame_costs_its_clips_not_the_run(
+    synthetic_root: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(synthetic_root, data)
+    bad = sorted((data / "JPEGImages" / "train_0003").glob("*.jpg"))[1]
+    bad.write_bytes(bad.read_bytes()[:200])
+    run_dir = tmp_path / "run"
+    check_ok(train(data, run_dir))
+    log = (run_dir / "logs" / "log.txt").read_text()
+    skipped = re.findall(rf"Skipped a training clip: {re.escape(str(bad))} cannot be read", log)
+    assert skipped, log[-3000:]
+    assert f"({len(skipped)} skipped so far)" in log
+    assert last_checkpoint(run_dir)["steps"]["train"] == STEPS_PER_EPOCH  # every step trained
 
 
 @pytest.mark.slow

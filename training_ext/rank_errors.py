@@ -11,6 +11,7 @@ one line on stderr (``TrainingFailed``), naming the cause and where the tracebac
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import traceback
 from collections.abc import Iterator
@@ -38,11 +39,30 @@ class TrainingFailed(UserError):
 
 def summary_line(error: BaseException) -> str:
     """``error`` in one line: a UserError's own message, else ``Type: first line``."""
+    text = str(error).strip()
+    if "Original Traceback" in text:  # re-raised from a DataLoader worker: the original's line
+        original = text.splitlines()[-1]
+        qualified_type, _, message = original.partition(": ")
+        if qualified_type.endswith(UserError.__name__):
+            return message
+        return f"{qualified_type.rpartition('.')[2]}: {message}"
     if isinstance(error, UserError):
         return str(error)
-    text = (str(error).strip().splitlines() or [""])[0]
+    text = (text.splitlines() or [""])[0]
     line = f"{type(error).__name__}: {text}" if text else type(error).__name__
     return line if len(line) <= _SUMMARY_LENGTH else line[: _SUMMARY_LENGTH - 3] + "..."
+
+
+class ShortWorkerErrors(logging.Filter):
+    """The stock mixed-dataset iterator logs a DataLoader worker's exception, whose message is
+    the worker's whole traceback, to the console; keep its last line (the boundary appends the
+    traceback to the log anyway)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "Original Traceback" in message:
+            record.msg, record.args = message.strip().splitlines()[-1], ()
+        return True
 
 
 def _rank() -> int:
@@ -56,6 +76,8 @@ def error_file(log_dir: Path, rank: int) -> Path:
 @contextlib.contextmanager
 def rank_error_boundary(log_dir: str | Path) -> Iterator[None]:
     """Turn any exception in the block into ``RankFailed``, keeping its traceback in the log."""
+    worker_errors = ShortWorkerErrors()
+    logging.getLogger().addFilter(worker_errors)
     try:
         yield
     except (SystemExit, KeyboardInterrupt):
@@ -69,6 +91,8 @@ def rank_error_boundary(log_dir: str | Path) -> Iterator[None]:
                 log.write(f"\nrank {rank} failed: {summary}\n{details}")
             error_file(log_dir, rank).write_text(summary + "\n")
         raise RankFailed(summary) from None
+    finally:
+        logging.getLogger().removeFilter(worker_errors)
 
 
 def clear_rank_errors(log_dir: Path) -> None:
