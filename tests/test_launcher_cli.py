@@ -186,3 +186,35 @@ def test_gpu_requested_without_gpu(synthetic_root: Path) -> None:
 
 def test_missing_config_flag() -> None:
     assert_one_line_error(run_command("sam2-train", "scratch.base_lr=1"), "-c/--config is required")
+
+
+@pytest.mark.parametrize(
+    ("override", "fragments"),
+    [
+        ("trainer.max_epochs=abc", ["trainer.max_epochs='abc'", "whole number >= 1"]),
+        ("scratch.num_epochs=0", ["scratch.num_epochs=0", "whole number >= 1"]),
+        ("scratch.base_lr=-1", ["scratch.base_lr=-1", "positive number"]),
+        ("scratch.vision_lr=abc", ["scratch.vision_lr='abc'", "positive number"]),
+        ("scratch.train_batch_size=0", ["scratch.train_batch_size=0", "whole number"]),
+        ("scratch.num_frames=-3", ["scratch.num_frames=-3", "whole number"]),
+        ("scratch.max_num_objects=1.5", ["scratch.max_num_objects=1.5", "whole number"]),
+        ("scratch.num_train_workers=-1", ["scratch.num_train_workers=-1", ">= 0"]),
+        ("trainer.model.image_size=100", ["trainer.model.image_size=100", "multiple of 32"]),
+        ("launcher.experiment_log_dir=/proc/run", ["/proc/run cannot be written", "writable"]),
+        ("dataset.on_bad_frame=ignore", ["dataset.on_bad_frame=ignore", "skip, fail"]),
+    ],
+)
+def test_bad_values_are_refused_before_launch(
+    synthetic_root: Path, override: str, fragments: list[str]
+) -> None:
+    result = run_command("sam2-train", "-c", "demo", "--check", f"dataset.root={synthetic_root}",
+                         override)  # fmt: skip
+    assert_one_line_error(result, *fragments)
+
+
+def test_check_reports_the_numbers_the_run_will_use(synthetic_root: Path) -> None:
+    result = check_ok(
+        run_command("sam2-train", "-c", "demo", "--check", f"dataset.root={synthetic_root}",
+                    "scratch.num_epochs=4", "scratch.base_lr=2e-4", "--num-gpus", "2")
+    )  # fmt: skip
+    assert "4 epochs, lr 0.0002" in result.stdout and "2 GPU(s) x 1 node(s)" in result.stdout

@@ -117,6 +117,7 @@ def run(args: argparse.Namespace) -> None:
         print(
             f"sam2-train: {args.config} is valid; run directory {cfg.launcher.experiment_log_dir}"
         )
+        print(f"  {training_summary(cfg)}")
         return
     if args.external_launcher:
         validate_training_config(cfg, runs_here=False)  # devices: one per process, from env
@@ -150,6 +151,18 @@ def apply_launcher_flags(cfg: DictConfig, args: argparse.Namespace, name: str) -
             cfg.launcher.experiment_log_dir = os.path.join(os.getcwd(), "sam2_logs", name)
         if cfg.submitit.get("name") is None:
             cfg.submitit.name = name
+
+
+def training_summary(cfg: DictConfig) -> str:
+    """The numbers a user most often sets, as the run will use them."""
+    scratch = cfg.scratch
+    return (
+        f"{cfg.trainer.max_epochs} epochs, lr {scratch.base_lr:g} (image encoder "
+        f"{scratch.vision_lr:g}), {scratch.train_batch_size} clip(s) per GPU of "
+        f"{scratch.num_frames} frames and <= {scratch.max_num_objects} objects at "
+        f"{cfg.trainer.model.image_size} px, {cfg.launcher.gpus_per_node} GPU(s) x "
+        f"{cfg.launcher.num_nodes} node(s)"
+    )
 
 
 def hand_to_stock_launcher(cfg: DictConfig) -> None:

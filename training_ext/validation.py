@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tempfile
 from pathlib import Path
 
 import torch
@@ -13,6 +14,7 @@ from omegaconf.errors import InterpolationResolutionError, MissingMandatoryValue
 
 from training_ext.accelerator import resolve_accelerator
 from training_ext.adapters.launch_check import check_training_datasets
+from training_ext.bad_frames import ON_BAD_FRAME
 from training_ext.checkpoint_io import check_model_state, read_checkpoint
 from training_ext.errors import UserError
 from training_ext.memory_policies import make_policy
@@ -39,12 +41,13 @@ def validate_training_config(cfg: DictConfig, runs_here: bool = True) -> None:
     for key in _HOW_TO_SET:  # the keys users set most: resolve them first for a precise message
         if _has_key(cfg, key):
             _resolve(cfg, key)
+    _check_numbers(cfg)  # before the keys that interpolate them fail to resolve
     _resolve(cfg)
     check_training_datasets(cfg)
     _check_checkpoints(cfg)
     _check_vos_validation(cfg)
     _check_train_sampler(cfg)
-    _check_step_counts(cfg)
+    _check_run_folder_writable(cfg)
     _check_trainable_modules(cfg)
     if runs_here:
         _check_devices(cfg)
@@ -133,24 +136,77 @@ def _check_train_sampler(cfg: DictConfig) -> None:
         raise UserError(f"vos.train_sampler: {str(cause).splitlines()[0]}") from None
 
 
-# Options of our Trainer that count steps or validations: whole numbers >= 1 (None: off).
-_STEP_COUNTS = {
-    "trainer.accumulate_grad_batches": False,
-    "trainer.save_every_steps": True,
-    "trainer.early_stopping_patience": True,
+# Numbers users set most, checked before launch: key -> (minimum, null allowed, example).
+_WHOLE_NUMBERS = {
+    "scratch.num_epochs": (1, False, 10),
+    "trainer.max_epochs": (1, False, 10),
+    "trainer.accumulate_grad_batches": (1, False, 2),
+    "trainer.save_every_steps": (1, True, 500),
+    "trainer.early_stopping_patience": (1, True, 3),
+    "scratch.train_batch_size": (1, False, 1),
+    "scratch.num_frames": (1, False, 8),
+    "scratch.max_num_objects": (1, False, 3),
+    "scratch.num_train_workers": (0, False, 4),
 }
+_POSITIVE_NUMBERS = ("scratch.base_lr", "scratch.vision_lr")
+_IMAGE_SIZE = "trainer.model.image_size"
+_NOT_SET = object()
 
 
-def _check_step_counts(cfg: DictConfig) -> None:
-    for key, may_be_null in _STEP_COUNTS.items():
-        if not _has_key(cfg, key):
+def _number(cfg: DictConfig, key: str) -> object:
+    """The value at ``key``; ``_NOT_SET`` when absent or not resolvable (reported later)."""
+    try:
+        return OmegaConf.select(cfg, key, default=_NOT_SET) if _has_key(cfg, key) else _NOT_SET
+    except Exception:  # noqa: BLE001 - the full resolution below explains it in one line
+        return _NOT_SET
+
+
+def _check_numbers(cfg: DictConfig) -> None:
+    for key, (minimum, may_be_null, example) in _WHOLE_NUMBERS.items():
+        value = _number(cfg, key)
+        if value is _NOT_SET:
             continue  # the Trainer's default
-        value = OmegaConf.select(cfg, key)
         if value is None and may_be_null:
             continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             off = " or null to turn it off" if may_be_null else ""
-            raise UserError(f"{key}={value!r} is not a whole number >= 1: pass e.g. {key}=2{off}")
+            raise UserError(
+                f"{key}={value!r} is not a whole number >= {minimum}: pass e.g. "
+                f"{key}={example}{off}"
+            )
+    for key in _POSITIVE_NUMBERS:
+        value = _number(cfg, key)
+        if value is not _NOT_SET and (
+            isinstance(value, bool) or not isinstance(value, int | float) or value <= 0
+        ):
+            raise UserError(f"{key}={value!r} is not a positive number: pass e.g. {key}=1e-5")
+    on_bad_frame = OmegaConf.select(cfg, "dataset.on_bad_frame", default="skip")
+    if on_bad_frame not in ON_BAD_FRAME:
+        raise UserError(
+            f"dataset.on_bad_frame={on_bad_frame}: use one of {', '.join(ON_BAD_FRAME)}"
+        )
+    size = _number(cfg, _IMAGE_SIZE)
+    if size is not _NOT_SET and (
+        isinstance(size, bool) or not isinstance(size, int) or size < 32 or size % 32
+    ):
+        raise UserError(
+            f"{_IMAGE_SIZE}={size!r} (scratch.resolution follows it) is not a multiple of 32: "
+            f"pass e.g. {_IMAGE_SIZE}=512"
+        )
+
+
+def _check_run_folder_writable(cfg: DictConfig) -> None:
+    if OmegaConf.select(cfg, "launcher.experiment_log_dir") is None:
+        return  # set by sam2-train from the config name before it validates
+    folder = Path(cfg.launcher.experiment_log_dir).absolute()
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    try:  # a real write: permission bits say nothing to root, or on /proc and read-only mounts
+        tempfile.TemporaryDirectory(dir=existing).cleanup()
+    except OSError:
+        raise UserError(
+            f"launcher.experiment_log_dir={folder} cannot be written ({existing} is not a "
+            "writable folder): pick a folder you can write to"
+        ) from None
 
 
 def _check_trainable_modules(cfg: DictConfig) -> None:
