@@ -21,6 +21,7 @@ from conftest import (
     last_checkpoint,
     wait_for_training_step,
 )
+from training_ext.checkpoint_io import DISK_FULL_EXIT_CODE
 from training_ext.preemption import PREEMPTED_EXIT_CODE
 from training_ext.rank_errors import RANK_FAILED_EXIT_CODE
 
@@ -126,3 +127,46 @@ def test_stopped_spawned_ranks_exit_3_without_a_traceback(
     assert process.returncode == PREEMPTED_EXIT_CODE, stderr[-3000:]
     assert "Traceback" not in stdout + stderr
     assert not list((run_dir / "logs").glob("rank*.error"))
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A real 40 MB filesystem (tmpfs) for the checkpoints; needs root (CI and these machines)."""
+    mount_point = tmp_path / "small_disk"
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", str(mount_point)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    yield mount_point
+    subprocess.run(["umount", "-l", str(mount_point)], check=True)
+
+
+@pytest.mark.slow
+def test_disk_full_while_saving_keeps_the_last_checkpoint_and_says_so(
+    synthetic_root: Path, tmp_path: Path, small_disk: Path
+) -> None:
+    run_dir = tmp_path / "run"
+    checkpoints = small_disk / "checkpoints"
+    command = [
+        str(BIN / "sam2-train"), "-c", "demo_scratch", f"dataset.root={synthetic_root}",
+        f"launcher.experiment_log_dir={run_dir}", f"trainer.checkpoint.save_dir={checkpoints}",
+        *FAST_OVERRIDES, "validation=none", "trainer.save_every_steps=4",
+        "trainer.logging.log_freq=1",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    saved = checkpoints / "checkpoint.pt"
+    wait_for_training_step(run_dir / "logs" / "log.txt", 5, process)
+    assert saved.is_file()
+    kept = saved.read_bytes()
+    free = shutil.disk_usage(small_disk).free
+    (small_disk / "filler").write_bytes(b"\0" * (free - len(kept) // 2))  # room for half a save
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == DISK_FULL_EXIT_CODE, stderr[-3000:]
+    assert "Traceback" not in stdout + stderr
+    line = stderr.strip().splitlines()[-1]
+    assert line.startswith("sam2-train: error: ") and f"no space left in {checkpoints}" in line
+    assert "MB checkpoint" in line and "run the same command to resume" in line
+    assert saved.read_bytes() == kept  # the previous checkpoint, intact
+    assert not list(checkpoints.glob("*.tmp"))  # no partial file holding the disk

@@ -3,9 +3,11 @@ the random-number state that goes in them."""
 
 from __future__ import annotations
 
+import errno
 import os
 import pickle
 import random
+import shutil
 import zipfile
 from collections.abc import Iterable, Mapping
 from fnmatch import fnmatch
@@ -18,26 +20,59 @@ import torch.distributed as dist
 
 from training_ext.errors import UserError
 
+DISK_FULL_EXIT_CODE = 4
+
+
+class DiskFull(UserError):
+    """A checkpoint did not fit on its disk (sam2-train exits with ``DISK_FULL_EXIT_CODE``)."""
+
+    exit_code = DISK_FULL_EXIT_CODE
+
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
     """``torch.save`` to a temporary sibling, flushed to disk, then renamed over ``path``.
 
     ``os.replace`` is atomic: at every instant ``path`` is either the previous complete file or
     the new one (the stock trainer removes the old file before moving the new one in, which
-    leaves a moment with no checkpoint at all).
+    leaves a moment with no checkpoint at all). A save that fails leaves no temporary file behind;
+    one that fails for lack of space is a ``DiskFull`` error saying so.
     """
     path = Path(path)
     temporary = path.with_name(f"{path.name}.tmp")
-    with open(temporary, "wb") as file:
-        torch.save(obj, file)
-        file.flush()
-        os.fsync(file.fileno())
+    try:
+        with open(temporary, "wb") as file:
+            torch.save(obj, file)
+            file.flush()
+            os.fsync(file.fileno())
+    except (OSError, RuntimeError) as error:  # torch's zip writer reports ENOSPC as RuntimeError
+        temporary.unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        needed, free = tensor_bytes(obj), shutil.disk_usage(path.parent).free
+        if needed < free and not (isinstance(error, OSError)):
+            raise
+        raise DiskFull(
+            f"no space left in {path.parent} to save a {needed / 2**20:.0f} MB checkpoint "
+            f"({free / 2**20:.0f} MB free); {path.name} from the last save is kept: free some "
+            "space and run the same command to resume from it"
+        ) from None
     os.replace(temporary, path)
     directory = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(directory)
     finally:
         os.close(directory)
+
+
+def tensor_bytes(obj: Any) -> int:
+    """The bytes of the tensors in a nested checkpoint dict (about its size on disk)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.numel() * obj.element_size()
+    if isinstance(obj, Mapping):
+        return sum(tensor_bytes(value) for value in obj.values())
+    if isinstance(obj, list | tuple):
+        return sum(tensor_bytes(value) for value in obj)
+    return 0
 
 
 def rng_state(model: torch.nn.Module | None = None) -> dict[str, Any]:

@@ -40,7 +40,8 @@ def run_this_process(cfg: DictConfig) -> None:
     try:
         instantiate(cfg.trainer, _recursive_=False).run()
     except RankFailed as failed:
-        raise training_failed(log_dir, f"rank {os.environ['RANK']}: {failed.summary}") from None
+        summary = f"rank {os.environ['RANK']}: {failed.summary}"
+        raise training_failed(log_dir, summary, failed.code) from None
 
 
 def write_run_configs(cfg: DictConfig, log_dir: Path) -> None:

@@ -26,15 +26,17 @@ _SUMMARY_LENGTH = 400
 class RankFailed(SystemExit):
     """Leave a failed rank quietly (a SystemExit: no traceback from the process runner)."""
 
-    def __init__(self, summary: str) -> None:
-        super().__init__(RANK_FAILED_EXIT_CODE)
+    def __init__(self, summary: str, code: int = RANK_FAILED_EXIT_CODE) -> None:
+        super().__init__(code)
         self.summary = summary
 
 
 class TrainingFailed(UserError):
-    """A rank failed: sam2-train's one line, with the crash exit code rather than 2."""
+    """A rank failed: sam2-train's one line, with the rank's exit code (1: a crash) not 2."""
 
-    exit_code = RANK_FAILED_EXIT_CODE
+    def __init__(self, message: str, exit_code: int = RANK_FAILED_EXIT_CODE) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def summary_line(error: BaseException) -> str:
@@ -90,7 +92,7 @@ def rank_error_boundary(log_dir: str | Path) -> Iterator[None]:
             with open(log_dir / "log.txt", "a") as log:
                 log.write(f"\nrank {rank} failed: {summary}\n{details}")
             error_file(log_dir, rank).write_text(summary + "\n")
-        raise RankFailed(summary) from None
+        raise RankFailed(summary, getattr(error, "exit_code", RANK_FAILED_EXIT_CODE)) from None
     finally:
         logging.getLogger().removeFilter(worker_errors)
 
@@ -101,7 +103,9 @@ def clear_rank_errors(log_dir: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def training_failed(log_dir: Path, summary: str | None = None) -> TrainingFailed:
+def training_failed(
+    log_dir: Path, summary: str | None = None, exit_code: int = RANK_FAILED_EXIT_CODE
+) -> TrainingFailed:
     """The one-line error for a failed run: the first failed rank's cause and the log to read."""
     log_dir = Path(log_dir)
     failures = sorted(log_dir.glob("rank*.error"), key=lambda p: int(p.stem[4:] or 0))
@@ -110,4 +114,4 @@ def training_failed(log_dir: Path, summary: str | None = None) -> TrainingFailed
         summary = f"rank {rank}: {failures[0].read_text().strip()}"
     if summary is None:
         summary = "a training process ended without saying why (killed? out of memory?)"
-    return TrainingFailed(f"{summary} (traceback in {log_dir / 'log.txt'})")
+    return TrainingFailed(f"{summary} (traceback in {log_dir / 'log.txt'})", exit_code)

@@ -36,7 +36,12 @@ from training_ext.config import (
 from training_ext.errors import UserError
 from training_ext.external_launch import require_process_environment, run_this_process
 from training_ext.preemption import PREEMPTED_EXIT_CODE, STOP_SIGNALS, PreemptedExit
-from training_ext.rank_errors import RankFailed, clear_rank_errors, training_failed
+from training_ext.rank_errors import (
+    RANK_FAILED_EXIT_CODE,
+    RankFailed,
+    clear_rank_errors,
+    training_failed,
+)
 from training_ext.run_lock import lock_run_folder
 from training_ext.validation import validate_training_config
 
@@ -190,11 +195,12 @@ def hand_to_stock_launcher(cfg: DictConfig) -> None:
         with forwarding_stop_signals():
             stock_train.main(stock_args)
     except RankFailed as failed:  # one rank, run in this process
-        raise training_failed(log_dir, failed.summary) from None
+        raise training_failed(log_dir, failed.summary, failed.code) from None
     except ProcessExitedException as exited:  # a spawned rank left with an exit code
         if exited.exit_code == PREEMPTED_EXIT_CODE:
             raise PreemptedExit() from None  # the ranks saved and logged the stop
-        raise training_failed(log_dir) from None
+        code = exited.exit_code if exited.exit_code > 0 else RANK_FAILED_EXIT_CODE
+        raise training_failed(log_dir, exit_code=code) from None
     except ProcessRaisedException:  # an error outside the ranks' boundary (before the Trainer)
         raise training_failed(log_dir) from None
 
