@@ -70,7 +70,7 @@ command+=(--time="${TIME:-24:00:00}")
 if ((gpus > 0)); then
   command+=(--gpus-per-node="$gpus")
 else
-  command+=(--gres=none)
+  command+=(--gpus-per-node=0) # cancels train.sbatch's #SBATCH --gpus-per-node (--gres=none does not)
 fi
 [[ -n ${PARTITION:-} ]] && command+=(--partition="$PARTITION")
 [[ -n ${ACCOUNT:-} ]] && command+=(--account="$ACCOUNT")

@@ -87,6 +87,18 @@ def test_sbatch_job_with_two_tasks_trains_and_writes_a_checkpoint(
 
 
 @pytest.mark.slow
+def test_cpu_job_without_gpus_submits_and_trains(
+    slurm: LocalSlurm, synthetic_root: Path, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "run"
+    env = job_env(slurm, run_dir, NUM_GPUS="0", TASKS_PER_NODE=str(TASKS))
+    job = slurm.wait_for_job(submit(env, synthetic_root, "validation=none"))
+    output = (tmp_path / "job.out").read_text()
+    assert job["JobState"] == "COMPLETED", output[-3000:]
+    assert re.search(rf"^WORLD_SIZE={TASKS}$", (run_dir / "logs" / "log.txt").read_text(), re.M)
+
+
+@pytest.mark.slow
 def test_signalled_sbatch_job_checkpoints_requeues_and_resumes_at_that_step(
     slurm: LocalSlurm, synthetic_root: Path, tmp_path: Path
 ) -> None:
