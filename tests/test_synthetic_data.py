@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -207,3 +209,19 @@ def test_unknown_style_is_refused(tmp_path: Path) -> None:
     result = run_command("sam2-data", "synth", "--out", tmp_path / "x", "--style", "fancy")
     assert result.returncode == 2 and "invalid choice: 'fancy'" in result.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_the_written_folder_is_readable_by_other_users(tmp_path: Path) -> None:
+    """Staged outputs take the umask's mode, not mkdtemp's 0700 (a container user with another
+    uid must read the data it mounts)."""
+    previous = os.umask(0o022)
+    try:
+        out = generate(
+            tmp_path / "set",
+            seed=0,
+            spec=SynthSpec(train_videos=1, val_videos=1, frames=3),
+            progress=False,
+        )
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o755

@@ -30,6 +30,7 @@ from training_ext.memory_policies import (
 from training_ext.model_source import add_model_arguments, model_source_from_arguments
 from training_ext.predict_dataset import predict_dataset
 from training_ext.scoring import ScoreResult, score_folders, write_scores
+from training_ext.staged_write import staged_folder
 from training_ext.tracking_report import (
     TRACKED_FRAMES_CSV,
     describe,
@@ -171,15 +172,8 @@ def run(args: argparse.Namespace) -> None:
     unknown = sorted(set(args.gif) - {v.name for v in dataset_videos(args.data, args.videos)})
     if unknown:
         raise UserError(f"--gif: no video named {', '.join(unknown)} among the evaluated videos")
-    staging = args.out.with_name(f".{args.out.name}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    try:
+    with staged_folder(args.out) as staging:
         result = _predict_and_score(args, staging)
-        staging.rename(args.out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     if args.zip is not None:
         archive = shutil.make_archive(
             str(args.zip.with_suffix("")), "zip", args.out / "predictions"

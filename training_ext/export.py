@@ -13,7 +13,6 @@ the stock builders once the folder is on the config search path::
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from training_ext.cli import exit_code
 from training_ext.errors import UserError
 from training_ext.model_source import add_model_arguments, model_source_from_arguments
 from training_ext.predictor import build_predictor, predictor_model_config
+from training_ext.staged_write import staged_folder
 
 CONFIG_NAME = "predictor"
 
@@ -33,17 +33,10 @@ def export(training_model, checkpoint: Path, out_dir: Path) -> Path:
     if out_dir.exists():
         raise UserError(f"{out_dir} already exists: remove it or choose another --out")
     predictor = build_predictor(training_model, checkpoint, device="cpu")  # validates the weights
-    staging = out_dir.with_name(f".{out_dir.name}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    try:
+    with staged_folder(out_dir) as staging:
         torch.save({"model": predictor.state_dict()}, staging / "model.pt")
         yaml = OmegaConf.to_yaml({"model": predictor_model_config(training_model)})
         (staging / f"{CONFIG_NAME}.yaml").write_text("# @package _global_\n" + yaml)
-        staging.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return out_dir
 
 

@@ -8,7 +8,6 @@ and renamed when every video is done, so a failed run leaves no half-written pre
 from __future__ import annotations
 
 import multiprocessing
-import shutil
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from tqdm import tqdm
 from training_ext.accelerator import available_cores
 from training_ext.errors import UserError
 from training_ext.masks_io import write_palette_mask
+from training_ext.staged_write import staged_folder
 from training_ext.vos_inference import VideoPaths, predict_video
 
 
@@ -97,12 +97,11 @@ def predict_dataset(
     _start_worker(job, processes)
     if processes > 1:
         _worker.clear()
-    staging = out_dir.with_name(f".{out_dir.name}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    bar = tqdm(total=len(videos), desc="predict", unit="video")
     tracked: list[dict] = []
-    try:
+    with (
+        staged_folder(out_dir) as staging,
+        tqdm(total=len(videos), desc="predict", unit="video") as bar,
+    ):
         if processes <= 1:
             for video in videos:
                 tracked += _predict_one(video, staging)
@@ -117,11 +116,5 @@ def predict_dataset(
                 for future in as_completed(pool.submit(_predict_one, v, staging) for v in videos):
                     tracked += future.result()
                     bar.update()
-        staging.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    finally:
-        bar.close()
     table = pd.DataFrame(tracked)
     return table.sort_values(["video", "object", "frame"]) if tracked else table

@@ -20,8 +20,6 @@ Layout written under ``out``::
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +29,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from training_ext.masks_io import write_palette_mask
+from training_ext.staged_write import staged_folder
 
 SHAPES = ("ellipse", "rectangle", "triangle", "pentagon", "star", "cross")
 TEXTURES = ("stripes", "checks", "flat", "noise", "dots", "rings")
@@ -284,9 +283,7 @@ def generate(out: Path, seed: int, spec: SynthSpec = SynthSpec(), progress: bool
     out = Path(out)
     if out.exists():
         raise FileExistsError(f"{out} already exists: remove it or choose another --out")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with staged_folder(out) as staging:
         rng = np.random.default_rng(seed)
         splits = {"train": spec.train_videos, "val": spec.val_videos}
         (staging / "ImageSets").mkdir()
@@ -299,8 +296,4 @@ def generate(out: Path, seed: int, spec: SynthSpec = SynthSpec(), progress: bool
                     _write_video(staging, name, frames, masks)
                     bar.update()
                 (staging / "ImageSets" / f"{split}.txt").write_text("\n".join(names) + "\n")
-        staging.rename(out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return out

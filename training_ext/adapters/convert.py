@@ -7,10 +7,7 @@ so an interrupted or failed conversion leaves nothing half-written.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +21,7 @@ from training_ext.adapters.file_checks import MAX_OBJECT_ID
 from training_ext.adapters.indexed import DatasetIndex, RleSegmentLoader, VideoRecord
 from training_ext.errors import UserError
 from training_ext.masks_io import read_id_mask, write_palette_mask
+from training_ext.staged_write import staged_file, staged_folder
 
 
 def index_to_davis(index: DatasetIndex, out: Path, progress: bool = True) -> int:
@@ -42,7 +40,7 @@ def index_to_davis(index: DatasetIndex, out: Path, progress: bool = True) -> int
                 f"{MAX_OBJECT_ID} cannot be stored in palette PNGs; split the video's objects"
             )
 
-    def write(staging: Path) -> None:
+    with staged_folder(out) as staging:
         for record in tqdm(
             index.videos, desc="videos", unit="video", disable=None if progress else True
         ):
@@ -50,8 +48,6 @@ def index_to_davis(index: DatasetIndex, out: Path, progress: bool = True) -> int
         names = "".join(f"{_folder_name(record.name)}\n" for record in index.videos)
         (staging / "ImageSets").mkdir()
         (staging / "ImageSets" / "all.txt").write_text(names)
-
-    _staged_folder(out, write)
     return len(index.videos)
 
 
@@ -153,7 +149,8 @@ def davis_to_json(
     }
     if to == "coco_video":
         data["images"] = images
-    _staged_file(out, lambda file: json.dump(data, file))
+    with staged_file(out) as file:
+        json.dump(data, file)
 
 
 def _object_ids(ids: np.ndarray) -> list[int]:
@@ -175,26 +172,3 @@ def _coco_annotation(annotation_id: int, rle: dict, object_id: int) -> dict:
 def _refuse_existing(out: Path) -> None:
     if out.exists():
         raise UserError(f"--out {out} already exists: remove it or choose another path")
-
-
-def _staged_folder(out: Path, write: Callable[[Path], None]) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        write(staging)
-        staging.rename(out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-
-
-def _staged_file(out: Path, write: Callable) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    handle, staging = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    try:
-        with os.fdopen(handle, "w") as file:
-            write(file)
-        os.replace(staging, out)
-    except BaseException:
-        Path(staging).unlink(missing_ok=True)
-        raise
