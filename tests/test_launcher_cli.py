@@ -193,8 +193,8 @@ def test_missing_config_flag() -> None:
     [
         ("trainer.max_epochs=abc", ["trainer.max_epochs='abc'", "whole number >= 1"]),
         ("scratch.num_epochs=0", ["scratch.num_epochs=0", "whole number >= 1"]),
-        ("scratch.base_lr=-1", ["scratch.base_lr=-1", "positive number"]),
-        ("scratch.vision_lr=abc", ["scratch.vision_lr='abc'", "positive number"]),
+        ("scratch.base_lr=-1", ["scratch.base_lr=-1", "number >= 0"]),
+        ("scratch.vision_lr=abc", ["scratch.vision_lr='abc'", "number >= 0"]),
         ("scratch.train_batch_size=0", ["scratch.train_batch_size=0", "whole number"]),
         ("scratch.num_frames=-3", ["scratch.num_frames=-3", "whole number"]),
         ("scratch.max_num_objects=1.5", ["scratch.max_num_objects=1.5", "whole number"]),

@@ -148,7 +148,7 @@ _WHOLE_NUMBERS = {
     "scratch.max_num_objects": (1, False, 3),
     "scratch.num_train_workers": (0, False, 4),
 }
-_POSITIVE_NUMBERS = ("scratch.base_lr", "scratch.vision_lr")
+_LEARNING_RATES = ("scratch.base_lr", "scratch.vision_lr")  # 0 freezes: allowed
 _IMAGE_SIZE = "trainer.model.image_size"
 _NOT_SET = object()
 
@@ -174,12 +174,12 @@ def _check_numbers(cfg: DictConfig) -> None:
                 f"{key}={value!r} is not a whole number >= {minimum}: pass e.g. "
                 f"{key}={example}{off}"
             )
-    for key in _POSITIVE_NUMBERS:
+    for key in _LEARNING_RATES:
         value = _number(cfg, key)
         if value is not _NOT_SET and (
-            isinstance(value, bool) or not isinstance(value, int | float) or value <= 0
+            isinstance(value, bool) or not isinstance(value, int | float) or value < 0
         ):
-            raise UserError(f"{key}={value!r} is not a positive number: pass e.g. {key}=1e-5")
+            raise UserError(f"{key}={value!r} is not a number >= 0: pass e.g. {key}=1e-5")
     on_bad_frame = OmegaConf.select(cfg, "dataset.on_bad_frame", default="skip")
     if on_bad_frame not in ON_BAD_FRAME:
         raise UserError(
