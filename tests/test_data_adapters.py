@@ -418,6 +418,17 @@ def test_stats_table_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture) -> 
     assert code == 0 and "2 videos, 6 frames, 4 objects, 12 masks" in out
 
 
+def test_stats_says_which_videos_its_numbers_leave_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    davis = davis_set(tmp_path / "davis")
+    broken = sorted((davis / "Annotations").iterdir())[0]
+    shutil.rmtree(broken)
+    code, out, err = sam2_data(capsys, "stats", davis)
+    assert code == 0 and "1 videos" in out
+    assert "warning: 1 video(s) left out" in err and broken.name in err and "validate" in err
+
+
 def test_source_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     code, _, err = sam2_data(capsys, "validate", tmp_path / "nope.json")
     assert_one_line(code, err, "nope.json does not exist")

@@ -145,6 +145,14 @@ def stats(args: argparse.Namespace) -> None:
         f"{masks.groupby(['video', 'object']).ngroups} objects, {len(masks)} masks"
     )
     print(summary(masks, frames).round(2).to_string())
+    errors = [problem for problem in source.problems if not problem.warning]
+    if errors:
+        left_out = len({problem.video for problem in errors})
+        print(
+            f"sam2-data: warning: {left_out} video(s) left out of these numbers, e.g. {errors[0]}; "
+            f"`sam2-data validate {args.source}` lists every problem",
+            file=sys.stderr,
+        )
     if args.plot:
         plot(masks, frames, args.plot)
         print(f"sam2-data: wrote {args.plot}")
