@@ -4,7 +4,8 @@ A rank is a process the user never typed: spawned by the stock launcher, or star
 srun. Whatever fails in it (a checkpoint that does not load, a frame that does not decode, a bug)
 is caught at the rank's edge (``rank_error_boundary``): the traceback is appended to
 ``<run>/logs/log.txt``, one line goes to ``<run>/logs/rank<N>.error``, and the rank leaves with
-``RANK_FAILED_EXIT_CODE`` without printing a traceback. The launching ``sam2-train`` turns that into
+``RANK_FAILED_EXIT_CODE`` (or the error's own ``exit_code``: 4 for a full disk) without printing a
+traceback. The launching ``sam2-train`` turns that into
 one line on stderr (``TrainingFailed``), naming the cause and where the traceback is.
 """
 
