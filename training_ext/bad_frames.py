@@ -23,12 +23,15 @@ MAX_SKIPS_IN_A_ROW = 100  # then the data, not one frame, is the problem
 _DECODE_ERRORS = (OSError, ValueError, SyntaxError)  # what PIL raises for a damaged file
 
 
+def check_on_bad_frame(value: object) -> None:
+    """One-line UserError unless ``value`` is a known ``dataset.on_bad_frame`` choice."""
+    if value not in ON_BAD_FRAME:
+        raise UserError(f"dataset.on_bad_frame={value}: use one of {', '.join(ON_BAD_FRAME)}")
+
+
 class FrameCheckingVOSDataset(VOSDataset):
     def __init__(self, *args: Any, on_bad_frame: str = "skip", **kwargs: Any) -> None:
-        if on_bad_frame not in ON_BAD_FRAME:
-            raise UserError(
-                f"dataset.on_bad_frame={on_bad_frame}: use one of {', '.join(ON_BAD_FRAME)}"
-            )
+        check_on_bad_frame(on_bad_frame)
         super().__init__(*args, **kwargs)
         self.on_bad_frame = on_bad_frame
         self.skipped_clips = 0

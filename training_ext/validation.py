@@ -14,7 +14,7 @@ from omegaconf.errors import InterpolationResolutionError, MissingMandatoryValue
 
 from training_ext.accelerator import resolve_accelerator
 from training_ext.adapters.launch_check import check_training_datasets
-from training_ext.bad_frames import ON_BAD_FRAME
+from training_ext.bad_frames import check_on_bad_frame
 from training_ext.checkpoint_io import check_model_state, read_checkpoint
 from training_ext.errors import UserError
 from training_ext.memory_policies import make_policy
@@ -180,11 +180,7 @@ def _check_numbers(cfg: DictConfig) -> None:
             isinstance(value, bool) or not isinstance(value, int | float) or value < 0
         ):
             raise UserError(f"{key}={value!r} is not a number >= 0: pass e.g. {key}=1e-5")
-    on_bad_frame = OmegaConf.select(cfg, "dataset.on_bad_frame", default="skip")
-    if on_bad_frame not in ON_BAD_FRAME:
-        raise UserError(
-            f"dataset.on_bad_frame={on_bad_frame}: use one of {', '.join(ON_BAD_FRAME)}"
-        )
+    check_on_bad_frame(OmegaConf.select(cfg, "dataset.on_bad_frame", default="skip"))
     size = _number(cfg, _IMAGE_SIZE)
     if size is not _NOT_SET and (
         isinstance(size, bool) or not isinstance(size, int) or size < 32 or size % 32
