@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from training_ext.synthetic_data import SynthSpec, generate
-from training_ext.tensorboard_logs import BATCH_TIME_TAG, read_tensorboard_series
+from training_ext.data.synthetic import SynthSpec, generate
+from training_ext.runs.tensorboard_logs import BATCH_TIME_TAG, read_tensorboard_series
 
 BIN = Path(sys.executable).parent
 WARMUP_STEPS = 5

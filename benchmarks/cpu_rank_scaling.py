@@ -12,7 +12,7 @@ from pathlib import Path
 
 from common import make_dataset, run_ours, step_times
 
-from training_ext.accelerator import available_cores
+from training_ext.devices import available_cores
 
 FAST = ["-c", "demo_scratch", "scratch.num_epochs=1", "trainer.logging.log_scalar_frequency=1"]
 

@@ -27,10 +27,10 @@ from training.dataset.vos_dataset import VOSDataset
 from training.dataset.vos_raw_dataset import PNGRawDataset
 from training.dataset.vos_sampler import RandomUniformSampler
 
-from training_ext.adapters import segmentation
-from training_ext.adapters.coco_video import CocoVideoRawDataset, index_coco_video
-from training_ext.adapters.convert import davis_to_json
 from training_ext.config import compose_config, initialize_hydra
+from training_ext.data.adapters import segmentation
+from training_ext.data.adapters.coco_video import CocoVideoRawDataset, index_coco_video
+from training_ext.data.adapters.convert import davis_to_json
 
 
 def main() -> None:

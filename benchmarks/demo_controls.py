@@ -21,8 +21,8 @@ import pandas as pd
 from common import BIN, check, run_ours, step_times
 
 from training_ext.config import SHIPPED_MODELS
-from training_ext.synthetic_data import STYLES, SynthSpec, generate
-from training_ext.tensorboard_logs import read_tensorboard_series
+from training_ext.data.synthetic import STYLES, SynthSpec, generate
+from training_ext.runs.tensorboard_logs import read_tensorboard_series
 
 SHIPPED = SHIPPED_MODELS / "tiny_demo_synthetic.pt"
 VARIANTS = {

@@ -21,9 +21,9 @@ import pandas as pd
 import torch
 
 from training_ext.config import compose_config, initialize_hydra
-from training_ext.predictor import build_predictor, load_run_config
-from training_ext.synthetic_data import SynthSpec, generate
-from training_ext.vos_inference import dataset_videos, ground_truth_prompts
+from training_ext.data.synthetic import SynthSpec, generate
+from training_ext.evaluation.inference import dataset_videos, ground_truth_prompts
+from training_ext.evaluation.predictors import build_predictor, load_run_config
 
 POLICIES = {"stock": None, "none": {"name": "none"}, "rcms": {"name": "rcms"}}
 POLICIES["quality_gate"] = {"name": "quality_gate"}

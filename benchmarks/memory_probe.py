@@ -21,8 +21,8 @@ import torch
 from sam2.modeling.position_encoding import apply_rotary_enc
 
 from training_ext.config import compose_config, config_name_from_argument, initialize_hydra
-from training_ext.predictor import build_predictor
-from training_ext.vos_inference import dataset_videos, ground_truth_prompts
+from training_ext.evaluation.inference import dataset_videos, ground_truth_prompts
+from training_ext.evaluation.predictors import build_predictor
 
 
 def attention_stats(module: torch.nn.Module, kwargs: dict) -> tuple[float, float, int]:

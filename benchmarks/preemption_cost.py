@@ -22,7 +22,7 @@ from pathlib import Path
 
 from common import BIN, make_dataset
 
-from training_ext.stock_reference import (
+from training_ext.testing.stock_reference import (
     ONE_EPOCH_CONFIG,
     stock_training_command,
     write_reference_configs,
@@ -51,7 +51,7 @@ def main() -> None:
                 str(BIN / "sam2-train"),
                 "-c",
                 ONE_EPOCH_CONFIG,
-                "trainer._target_=training_ext.trainer.Trainer",
+                "trainer._target_=training_ext.trainer.trainer.Trainer",
                 "trainer.accelerator=auto",
                 f"launcher.experiment_log_dir={root / 'ours' / 'sam2_logs' / ONE_EPOCH_CONFIG}",
             ],

@@ -21,7 +21,7 @@ import pandas as pd
 from PIL import Image
 from vos_benchmark.benchmark import benchmark
 
-from training_ext.scoring import score_folders
+from training_ext.evaluation.score import score_folders
 
 HEIGHT, WIDTH = 480, 854
 PALETTE = [channel for index in range(256) for channel in (index * 37 % 256, index * 91 % 256, 0)]

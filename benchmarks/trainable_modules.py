@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 from common import make_dataset, run_ours, step_times
 
-from training_ext.tensorboard_logs import read_tensorboard_series
+from training_ext.runs.tensorboard_logs import read_tensorboard_series
 
 FAST = ["-c", "demo_scratch", "scratch.num_epochs=1", "trainer.logging.log_scalar_frequency=1"]
 VARIANTS = {

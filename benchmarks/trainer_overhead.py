@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 from common import check, make_dataset, run_ours, step_times
 
-from training_ext.stock_reference import (
+from training_ext.testing.stock_reference import (
     ONE_EPOCH_CONFIG,
     run_stock_training,
     write_reference_configs,
@@ -58,7 +58,7 @@ def train(trainer: str, workdir: Path, env: dict[str, str]) -> pd.Series:
         env,
         "-c",
         ONE_EPOCH_CONFIG,
-        "trainer._target_=training_ext.trainer.Trainer",
+        "trainer._target_=training_ext.trainer.trainer.Trainer",
         "trainer.accelerator=auto",
     )
     return step_times(workdir / "tensorboard")

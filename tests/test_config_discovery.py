@@ -21,7 +21,7 @@ def as_dict(node) -> dict:
 
 
 def test_trainer_composition_finds_ours_and_stock() -> None:
-    assert compose(config_name="demo").trainer._target_ == "training_ext.trainer.Trainer"
+    assert compose(config_name="demo").trainer._target_ == "training_ext.trainer.trainer.Trainer"
     stock = compose(config_name="configs/sam2.1_training/sam2.1_hiera_b+_MOSE_finetune")
     assert stock.trainer._target_ == "training.trainer.Trainer"
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from training_ext.accelerator import (
+from training_ext.devices import (
     available_cores,
     cpu_threads_per_rank,
     local_world_size,
     resolve_accelerator,
 )
 from training_ext.errors import UserError
-from training_ext.memory_meter import DeviceMemMeter
+from training_ext.trainer.memory_meter import DeviceMemMeter
 
 
 def test_auto_picks_what_is_present() -> None:

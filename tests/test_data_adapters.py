@@ -30,14 +30,14 @@ from dataset_files import (
     youtube_vis_set,
 )
 from training_ext import data_cli
-from training_ext.adapters.coco_images import CocoImagesRawDataset
-from training_ext.adapters.coco_video import CocoVideoRawDataset
-from training_ext.adapters.davis_folder import CheckedPNGRawDataset
-from training_ext.adapters.problems import InvalidDatasetError
-from training_ext.adapters.youtube_vis import YouTubeVISRawDataset
 from training_ext.config import compose_config, initialize_hydra
+from training_ext.data.adapters.coco_images import CocoImagesRawDataset
+from training_ext.data.adapters.coco_video import CocoVideoRawDataset
+from training_ext.data.adapters.davis_folder import CheckedPNGRawDataset
+from training_ext.data.adapters.problems import InvalidDatasetError
+from training_ext.data.adapters.youtube_vis import YouTubeVISRawDataset
+from training_ext.data.masks_io import read_id_mask, write_palette_mask
 from training_ext.errors import UserError
-from training_ext.masks_io import read_id_mask, write_palette_mask
 
 KINDS = ("rle", "uncompressed_rle", "polygon")
 

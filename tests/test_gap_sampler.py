@@ -12,9 +12,9 @@ from PIL import Image
 from training.dataset.vos_raw_dataset import PNGRawDataset
 
 from conftest import train_demo
+from training_ext.data.gap_sampler import GapSampler
+from training_ext.data.masks_io import write_palette_mask
 from training_ext.errors import UserError
-from training_ext.gap_sampler import GapSampler
-from training_ext.masks_io import write_palette_mask
 
 
 def raw_dataset(root: Path) -> PNGRawDataset:
@@ -99,11 +99,11 @@ def test_training_with_the_gap_sampler(synthetic_root: Path, tmp_path: Path) -> 
     checkpoint = train_demo(
         synthetic_root,
         run,
-        "vos.train_sampler._target_=training_ext.gap_sampler.GapSampler",
+        "vos.train_sampler._target_=training_ext.data.gap_sampler.GapSampler",
         "+vos.train_sampler.max_gap=2",
         "+vos.train_sampler.reverse_prob=0.5",
         "validation=none",
     )
     assert all(torch.isfinite(v).all() for v in checkpoint["model"].values())
     resolved = (run / "config_resolved.yaml").read_text()
-    assert "training_ext.gap_sampler.GapSampler" in resolved and "max_gap: 2" in resolved
+    assert "training_ext.data.gap_sampler.GapSampler" in resolved and "max_gap: 2" in resolved

@@ -30,7 +30,7 @@ def test_overrides_reach_the_composed_config(tmp_path: Path) -> None:
     assert cfg["launcher"]["experiment_log_dir"] == f"{tmp_path}/run"
     assert cfg["trainer"]["model"]["image_encoder"]["trunk"]["stages"] == [1, 2, 11, 2]
     assert cfg["trainer"]["model"]["_target_"] == "training.model.sam2.SAM2Train"
-    assert cfg["trainer"]["_target_"] == "training_ext.trainer.Trainer"
+    assert cfg["trainer"]["_target_"] == "training_ext.trainer.trainer.Trainer"
     assert not (tmp_path / "run").exists(), "--cfg job must not write anything"
 
 

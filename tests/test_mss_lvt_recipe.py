@@ -13,9 +13,9 @@ from omegaconf import OmegaConf
 
 from conftest import assert_one_line_error, check_ok, run_command
 from training_ext.config import compose_config, initialize_hydra
-from training_ext.gap_sampler import GapSampler
-from training_ext.predictor import predictor_model_config
-from training_ext.trainable_modules import module_names
+from training_ext.data.gap_sampler import GapSampler
+from training_ext.evaluation.predictors import predictor_model_config
+from training_ext.trainer.trainable_modules import module_names
 
 SIZES = {"b+": "sam2.1_hiera_base_plus.pt", "l": "sam2.1_hiera_large.pt"}
 
@@ -36,7 +36,7 @@ def test_stage_configs_compose_with_the_recipe(size: str, monkeypatch) -> None:
     assert stage1.trainer.model.sigmoid_scale_for_mem_enc == 20.0
     assert stage2.pretrained.path == "/runs/s1/checkpoints/checkpoint.pt"
     assert stage2.scratch.num_frames == 16
-    assert stage2.vos.train_sampler._target_ == "training_ext.gap_sampler.GapSampler"
+    assert stage2.vos.train_sampler._target_ == "training_ext.data.gap_sampler.GapSampler"
     model = stage2.trainer.model
     assert (model.sigmoid_scale_for_mem_enc, model.sigmoid_bias_for_mem_enc) == (7.5, -4.0)
     # The same architecture in both stages; the matching predictor config has MSS too.
@@ -102,7 +102,7 @@ def test_stage2_starts_from_the_stage1_run(demo_run: Path, synthetic_root: Path,
             [
                 "-c",
                 "demo_scratch",
-                "vos.train_sampler._target_=training_ext.gap_sampler.GapSampler",
+                "vos.train_sampler._target_=training_ext.data.gap_sampler.GapSampler",
                 "+vos.train_sampler.min_gap=3",
                 "+vos.train_sampler.max_gap=1",
             ],

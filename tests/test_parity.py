@@ -1,13 +1,14 @@
 """Our launcher + Trainer subclass reproduce the stock `python -m training.train` loss sequence
-on the same config and seed (see `training_ext.stock_reference` for how stock runs on CPU)."""
+on the same config and seed (see `training_ext.testing.stock_reference` for how stock runs on
+CPU)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from conftest import STEPS_PER_EPOCH, check_ok, run_command
-from training_ext.stock_reference import run_stock_training, write_reference_configs
-from training_ext.tensorboard_logs import read_step_losses
+from training_ext.runs.tensorboard_logs import read_step_losses
+from training_ext.testing.stock_reference import run_stock_training, write_reference_configs
 
 
 def test_losses_equal_stock_training(synthetic_root: Path, tmp_path: Path) -> None:
@@ -22,7 +23,7 @@ def test_losses_equal_stock_training(synthetic_root: Path, tmp_path: Path) -> No
             "sam2-train",
             "-c",
             config,
-            "trainer._target_=training_ext.trainer.Trainer",
+            "trainer._target_=training_ext.trainer.trainer.Trainer",
             "trainer.accelerator=auto",
             f"launcher.experiment_log_dir={ours_dir}",
             env=env,

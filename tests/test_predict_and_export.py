@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from conftest import assert_one_line_error, check_ok, run_command, val_data, val_list, val_videos
-from training_ext.predictor import build_predictor, predictor_model_config
+from training_ext.evaluation.predictors import build_predictor, predictor_model_config
 
 
 def predict(run: Path, data: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
@@ -285,7 +285,7 @@ def test_memory_attention_accepts_the_bfloat16_memory_the_predictor_stores() -> 
     """The stock predictor keeps memory features in bfloat16; without autocast, attending to
     them (no object pointers to promote the dtype) must still work: our builder casts them."""
     from training_ext.config import compose_config, initialize_hydra
-    from training_ext.predictor import build_predictor
+    from training_ext.evaluation.predictors import build_predictor
 
     initialize_hydra()
     predictor = build_predictor(compose_config("demo_scratch", []).trainer.model, None, "cpu")
@@ -317,7 +317,7 @@ def test_score_bad_input_is_one_line(synthetic_root: Path, tmp_path: Path) -> No
 
 def test_frames_are_ordered_as_the_predictor_loads_them(tmp_path: Path) -> None:
     """Unpadded frame numbers: 2.jpg comes before 10.jpg, as in sam2's own frame loader."""
-    from training_ext.vos_inference import VideoPaths
+    from training_ext.evaluation.inference import VideoPaths
 
     for index in (10, 2, 1):
         Image.new("RGB", (8, 8)).save(tmp_path / f"{index}.jpg")

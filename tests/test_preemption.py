@@ -21,9 +21,9 @@ from conftest import (
     run_command,
     wait_for_training_step,
 )
-from training_ext.checkpoint_io import atomic_torch_save
-from training_ext.preemption import PREEMPTED_EXIT_CODE, StopRequest
-from training_ext.tensorboard_logs import read_step_losses
+from training_ext.resume.checkpoint_io import atomic_torch_save
+from training_ext.resume.preemption import PREEMPTED_EXIT_CODE, StopRequest
+from training_ext.runs.tensorboard_logs import read_step_losses
 
 
 def demo_command(synthetic_root: Path, run_dir: Path, *overrides: str) -> list[str]:
@@ -128,7 +128,7 @@ def test_kill_9_while_saving_leaves_the_previous_checkpoint_loadable(tmp_path: P
             str(BIN / "python"),
             "-c",
             "import sys, torch\n"
-            "from training_ext.checkpoint_io import atomic_torch_save\n"
+            "from training_ext.resume.checkpoint_io import atomic_torch_save\n"
             "atomic_torch_save({'step': 2, 'weights': torch.zeros(400_000_000, dtype=torch.uint8)},"
             " sys.argv[1])",
             str(path),

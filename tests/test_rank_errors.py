@@ -21,9 +21,9 @@ from conftest import (
     last_checkpoint,
     wait_for_training_step,
 )
-from training_ext.checkpoint_io import DISK_FULL_EXIT_CODE
-from training_ext.preemption import PREEMPTED_EXIT_CODE
-from training_ext.rank_errors import RANK_FAILED_EXIT_CODE
+from training_ext.launch.rank_errors import RANK_FAILED_EXIT_CODE
+from training_ext.resume.checkpoint_io import DISK_FULL_EXIT_CODE
+from training_ext.resume.preemption import PREEMPTED_EXIT_CODE
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from training_ext.errors import UserError
-from training_ext.scoring import score_folders, write_scores
+from training_ext.evaluation.score import score_folders, write_scores
 
 PALETTE = [channel for index in range(256) for channel in (index, 255 - index, index * 7 % 256)]
 SHAPE = (60, 100)

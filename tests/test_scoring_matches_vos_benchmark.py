@@ -16,8 +16,8 @@ from skimage.morphology import disk as skimage_disk
 from test_scoring import save_mask, write_video
 from vos_benchmark.benchmark import benchmark
 
-from training_ext.scoring import score_folders
-from training_ext.vos_metrics import disk
+from training_ext.evaluation.metrics import disk
+from training_ext.evaluation.score import score_folders
 
 # (height, width, frames, object ids): 480x854 gives the DAVIS radius 8, the others 1 to 3.
 VIDEOS = [

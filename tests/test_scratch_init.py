@@ -10,8 +10,8 @@ from hydra.utils import instantiate
 from sam2.modeling.position_encoding import apply_rotary_enc
 
 from training_ext.config import compose_config, initialize_hydra
-from training_ext.predictor import build_predictor
-from training_ext.scratch_init import ScratchInitSAM2Train
+from training_ext.evaluation.predictors import build_predictor
+from training_ext.model.scratch_init import ScratchInitSAM2Train
 
 
 def pretrain_model() -> tuple[ScratchInitSAM2Train, object]:

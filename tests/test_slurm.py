@@ -23,7 +23,7 @@ from conftest import (
     last_checkpoint,
     wait_for_training_step,
 )
-from training_ext.tensorboard_logs import read_step_losses
+from training_ext.runs.tensorboard_logs import read_step_losses
 
 REPO = Path(__file__).resolve().parents[1]
 SUBMIT = REPO / "slurm" / "submit.sh"

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from conftest import assert_one_line_error, check_ok, run_command
-from training_ext.synthetic_data import STYLES, SceneStyle, SynthSpec, generate, render_video
+from training_ext.data.synthetic import STYLES, SceneStyle, SynthSpec, generate, render_video
 
 
 def digest(root: Path) -> str:
@@ -115,7 +115,7 @@ def test_cli_rejects_tiny_frames(tmp_path: Path) -> None:
 def test_interrupted_generation_leaves_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import training_ext.synthetic_data as synthetic
+    import training_ext.data.synthetic as synthetic
 
     def fail(*args, **kwargs):
         raise KeyboardInterrupt

@@ -23,8 +23,8 @@ from conftest import (
     run_command,
     train_demo,
 )
-from training_ext.accelerator import available_cores
-from training_ext.tensorboard_logs import read_tensorboard_series
+from training_ext.devices import available_cores
+from training_ext.runs.tensorboard_logs import read_tensorboard_series
 
 
 def test_one_epoch_writes_checkpoint_logs_and_loss_curve(demo_run: Path) -> None:
@@ -136,7 +136,7 @@ def test_torchrun_starts_the_ranks(synthetic_root: Path, tmp_path: Path) -> None
             "--nproc-per-node",
             "2",
             "-m",
-            "training_ext.train",
+            "training_ext.cli.train",
             "-c",
             "demo_scratch",
             "--external-launcher",

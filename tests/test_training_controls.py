@@ -13,8 +13,8 @@ from hydra.utils import instantiate
 
 from conftest import assert_one_line_error, run_command, train_demo
 from training_ext.config import compose_config, initialize_hydra
-from training_ext.losses import MultiStepMultiMasksIousAndTemporal, temporal_consistency
-from training_ext.prompted_model import ClickPromptSAM2Train
+from training_ext.model.losses import MultiStepMultiMasksIousAndTemporal, temporal_consistency
+from training_ext.model.prompted import ClickPromptSAM2Train
 
 MEMORY_MODULES = ("memory_attention", "memory_encoder")
 TESTS = Path(__file__).parent

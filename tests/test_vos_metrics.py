@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from training_ext.vos_metrics import (
+from training_ext.evaluation.metrics import (
     appearance_segments,
     boundary_f,
     davis_radius,

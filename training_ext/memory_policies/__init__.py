@@ -3,6 +3,10 @@
 A policy is configured by a mapping ``{name: <policy>, <parameter>: <value>, ...}``, e.g.
 ``{name: rcms, num_prev_frames_to_promote: 4, low_quality_threshold: 0.6}``; values may be
 strings (from a command line) and are converted to the parameter's type.
+
+A spec is checked where it enters (``sam2-eval``'s flags, ``sam2-train``'s launch check, a predictor
+config read by the stock builder: ``make_policy`` in each) and is passed on unchanged as a plain
+dict, which crosses Hydra and worker processes; nothing on the way checks it again.
 """
 
 from __future__ import annotations

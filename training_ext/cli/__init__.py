@@ -1,0 +1,1 @@
+"""The command lines: parse arguments, call the library, print one-line errors."""

@@ -1,0 +1,1 @@
+"""Training data: dataset adapters, samplers, bad-frame handling, synthetic videos, mask files."""

@@ -1,0 +1,2 @@
+"""Inference and scoring: predictors, dataset prediction, J&F metrics, in-training validation,
+export."""

@@ -1,0 +1,1 @@
+"""``SAM2Train`` variants and the training loss."""

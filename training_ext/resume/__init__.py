@@ -1,0 +1,1 @@
+"""Stopping and resuming: preemption signals, checkpoint files, mid-epoch resume."""

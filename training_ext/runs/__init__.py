@@ -1,0 +1,1 @@
+"""What a run folder holds after training: TensorBoard scalars, the loss curve."""

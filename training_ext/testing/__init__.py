@@ -1,0 +1,1 @@
+"""Scaffolding for parity tests and benchmarks against the unmodified stock trainer."""

@@ -1,0 +1,2 @@
+"""The stock trainer, subclassed: any device, gradient accumulation, trainable modules, memory
+meter."""
