@@ -11,8 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from helpers import assert_one_line_error, run_command, val_data
 
-from conftest import assert_one_line_error, run_command, val_data
 from training_ext.config import SHIPPED_MODELS
 
 SHIPPED = SHIPPED_MODELS / "tiny_demo_synthetic.pt"

@@ -29,7 +29,7 @@ from dataset_files import (
     write_frame,
     youtube_vis_set,
 )
-from training_ext import data_cli
+from training_ext.cli import data as data_cli
 from training_ext.config import compose_config, initialize_hydra
 from training_ext.data.adapters.coco_images import CocoImagesRawDataset
 from training_ext.data.adapters.coco_video import CocoVideoRawDataset

@@ -8,8 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from helpers import FAST_OVERRIDES, assert_one_line_error, check_ok, run_command
 
-from conftest import FAST_OVERRIDES, assert_one_line_error, check_ok, run_command
 from dataset_files import coco_images_set, sa1b_from_davis, sav_from_davis
 from training_ext.runs.tensorboard_logs import read_step_losses
 

@@ -10,8 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from conftest import assert_one_line_error
+from helpers import assert_one_line_error
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "run_training_docker.sh"

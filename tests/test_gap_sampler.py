@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import train_demo
 from PIL import Image
 from training.dataset.vos_raw_dataset import PNGRawDataset
 
-from conftest import train_demo
 from training_ext.data.gap_sampler import GapSampler
 from training_ext.data.masks_io import write_palette_mask
 from training_ext.errors import UserError

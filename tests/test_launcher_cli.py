@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-
-from conftest import assert_one_line_error, check_ok, run_command
+from helpers import assert_one_line_error, check_ok, run_command
 
 
 def composed(*args: str, env: dict | None = None) -> dict:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from helpers import assert_one_line_error, check_ok, run_command, val_data, val_list, val_videos
 
-from conftest import assert_one_line_error, check_ok, run_command, val_data, val_list, val_videos
 from training_ext.config import compose_config, initialize_hydra
 from training_ext.errors import UserError
 from training_ext.evaluation.in_training import VOSValidation

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import assert_one_line_error, check_ok, run_command
 from hydra import compose
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from conftest import assert_one_line_error, check_ok, run_command
 from training_ext.config import compose_config, initialize_hydra
 from training_ext.data.gap_sampler import GapSampler
 from training_ext.evaluation.predictors import predictor_model_config

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import STEPS_PER_EPOCH, check_ok, run_command
+from helpers import STEPS_PER_EPOCH, check_ok, run_command
+
 from training_ext.runs.tensorboard_logs import read_step_losses
 from training_ext.testing.stock_reference import run_stock_training, write_reference_configs
 

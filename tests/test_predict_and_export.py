@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import assert_one_line_error, check_ok, run_command, val_data, val_list, val_videos
 from PIL import Image
 
-from conftest import assert_one_line_error, check_ok, run_command, val_data, val_list, val_videos
 from training_ext.evaluation.predictors import build_predictor, predictor_model_config
 
 

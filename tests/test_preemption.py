@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from conftest import (
+from helpers import (
     BIN,
     FAST_OVERRIDES,
     STEPS_PER_EPOCH,
@@ -21,6 +20,7 @@ from conftest import (
     run_command,
     wait_for_training_step,
 )
+
 from training_ext.resume.checkpoint_io import atomic_torch_save
 from training_ext.resume.preemption import PREEMPTED_EXIT_CODE, StopRequest
 from training_ext.runs.tensorboard_logs import read_step_losses

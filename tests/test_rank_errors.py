@@ -12,8 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-from conftest import (
+from helpers import (
     BIN,
     FAST_OVERRIDES,
     STEPS_PER_EPOCH,
@@ -21,6 +20,7 @@ from conftest import (
     last_checkpoint,
     wait_for_training_step,
 )
+
 from training_ext.launch.rank_errors import RANK_FAILED_EXIT_CODE
 from training_ext.resume.checkpoint_io import DISK_FULL_EXIT_CODE
 from training_ext.resume.preemption import PREEMPTED_EXIT_CODE

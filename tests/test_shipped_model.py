@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import assert_one_line_error, check_ok, run_command
 from hydra.utils import instantiate
 from sam2.build_sam import build_sam2_video_predictor
 
-from conftest import assert_one_line_error, check_ok, run_command
 from training_ext.config import SHIPPED_MODELS, compose_config, initialize_hydra
 
 SHIPPED = SHIPPED_MODELS / "tiny_demo_synthetic.pt"

@@ -12,9 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from slurm_cluster import LocalSlurm, missing_binaries
-
-from conftest import (
+from helpers import (
     BIN,
     FAST_OVERRIDES,
     STEPS_PER_EPOCH,
@@ -23,6 +21,8 @@ from conftest import (
     last_checkpoint,
     wait_for_training_step,
 )
+from slurm_cluster import LocalSlurm, missing_binaries
+
 from training_ext.runs.tensorboard_logs import read_step_losses
 
 REPO = Path(__file__).resolve().parents[1]

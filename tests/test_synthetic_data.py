@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import assert_one_line_error, check_ok, run_command
 from PIL import Image
 
-from conftest import assert_one_line_error, check_ok, run_command
 from training_ext.data.synthetic import STYLES, SceneStyle, SynthSpec, generate, render_video
 
 

@@ -11,8 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-
-from conftest import (
+from helpers import (
     BIN,
     FAST_OVERRIDES,
     STEPS_PER_EPOCH,
@@ -23,6 +22,7 @@ from conftest import (
     run_command,
     train_demo,
 )
+
 from training_ext.devices import available_cores
 from training_ext.runs.tensorboard_logs import read_tensorboard_series
 

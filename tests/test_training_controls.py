@@ -9,9 +9,9 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from helpers import assert_one_line_error, run_command, train_demo
 from hydra.utils import instantiate
 
-from conftest import assert_one_line_error, run_command, train_demo
 from training_ext.config import compose_config, initialize_hydra
 from training_ext.model.losses import MultiStepMultiMasksIousAndTemporal, temporal_consistency
 from training_ext.model.prompted import ClickPromptSAM2Train

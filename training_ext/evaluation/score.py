@@ -58,7 +58,8 @@ def score_folders(
     """Score every ground-truth video in ``gt_dir`` (or only ``videos``) against ``pred_dir``,
     ``processes`` at once."""
     if mode not in SCORE_MODES:
-        raise UserError(f"scoring mode must be one of {', '.join(SCORE_MODES)}, got {mode!r}")
+        choices = " or ".join(map(repr, SCORE_MODES))
+        raise UserError(f"scoring mode must be {choices}, got {mode!r}")
     if processes < 1:
         raise UserError(f"processes must be >= 1, got {processes}")
     videos = _plan(Path(gt_dir), Path(pred_dir), videos)

@@ -6,18 +6,18 @@ from typing import Any
 
 from training_ext.data.adapters import segmentation
 from training_ext.data.adapters.json_file import load_json
-from training_ext.data.adapters.problems import Problem
+from training_ext.data.adapters.problems import Findings, Problem
 
 CROWD_MODES = ("skip", "keep")
 
 
-def category_ids(data: dict, source: str, problems: list[Problem]) -> set | None:
+def category_ids(data: dict, found: Findings) -> set | None:
     """Ids of ``categories``; a missing or empty list is a dataset error (and None)."""
     categories = data.get("categories")
     if not isinstance(categories, list) or not categories:
-        problems.append(
+        found.append(
             Problem(
-                f"{source}: categories",
+                f"{found.source}: categories",
                 "missing or empty",
                 'add a list such as "categories": [{"id": 1, "name": "object"}]',
             )
@@ -28,28 +28,27 @@ def category_ids(data: dict, source: str, problems: list[Problem]) -> set | None
 
 def read_coco_style(
     json: str, crowd: str, list_key: str, list_fix: str
-) -> tuple[str, dict, list[Problem], set | None, list | None]:
-    """Open a COCO-style file: its name, data, problems so far, category ids, and the
-    ``list_key`` list (``images`` or ``videos``; None, with a problem, when missing or empty)."""
+) -> tuple[Findings, dict, set | None, list | None]:
+    """Open a COCO-style file: its problems so far, data, category ids, and the ``list_key``
+    list (``images`` or ``videos``; None, with a problem, when missing or empty)."""
     check_crowd_mode(crowd)
-    source = str(json)
     data = load_json(json)
-    problems: list[Problem] = []
-    categories = category_ids(data, source, problems)
+    found = Findings(str(json))
+    categories = category_ids(data, found)
     listed = data.get(list_key)
     if not isinstance(listed, list) or not listed:
-        problems.append(Problem(f"{source}: {list_key}", "missing or empty", list_fix))
+        found.append(Problem(f"{found.source}: {list_key}", "missing or empty", list_fix))
         listed = None
-    return source, data, problems, categories, listed
+    return found, data, categories, listed
 
 
-def annotation_list(data: dict, source: str, problems: list[Problem]) -> list:
+def annotation_list(data: dict, found: Findings) -> list:
     """``annotations``; a missing one is a problem (and an empty list)."""
     annotations = data.get("annotations")
     if isinstance(annotations, list):
         return annotations
-    problems.append(
-        Problem(f"{source}: annotations", "missing or not a list", "add the annotations list")
+    found.append(
+        Problem(f"{found.source}: annotations", "missing or not a list", "add the annotations list")
     )
     return []
 
@@ -60,8 +59,7 @@ def annotated_record(
     records: dict,
     id_key: str,
     listed_ids: set,
-    source: str,
-    problems: list[Problem],
+    found: Findings,
 ) -> Any:
     """The record (image or video) that ``annotation`` points at with ``id_key``; None, with a
     problem, when it points at nothing listed (no problem when the record was listed but refused:
@@ -70,9 +68,9 @@ def annotated_record(
     record = records.get(owner)
     if record is None and owner not in listed_ids:
         what = id_key.removesuffix("_id")
-        problems.append(
+        found.append(
             Problem(
-                f"{source}: annotations[{position}].{id_key}",
+                f"{found.source}: annotations[{position}].{id_key}",
                 f"not an annotation of a listed {what}",
                 f"fix the {id_key} or remove the annotation",
                 f"annotation {position}",

@@ -20,7 +20,7 @@ from training_ext.data.adapters.coco_checks import (
     segmentation_problem,
 )
 from training_ext.data.adapters.indexed import DatasetIndex, IndexedRawDataset, VideoRecord
-from training_ext.data.adapters.problems import Problem
+from training_ext.data.adapters.problems import Findings, Problem
 
 _IMAGE_FIX = "give every image id, file_name, height and width"
 
@@ -36,47 +36,45 @@ class CocoImagesRawDataset(IndexedRawDataset):
 
 def index_coco_images(json: str, image_root: str, crowd: str = "skip") -> DatasetIndex:
     """Index a COCO instances file: usable images and every problem found without reading them."""
-    source, data, problems, categories, images = read_coco_style(json, crowd, "images", _IMAGE_FIX)
+    found, data, categories, images = read_coco_style(json, crowd, "images", _IMAGE_FIX)
     if images is None:
-        return DatasetIndex(source, [], problems)
-    records = _records(images, image_root, source, problems)
-    annotations = annotation_list(data, source, problems)
+        return DatasetIndex(found.source, [], found.problems)
+    records = _records(images, image_root, found)
+    annotations = annotation_list(data, found)
     listed_ids = {image.get("id") for image in images if isinstance(image, dict)}
     for position, annotation in enumerate(annotations):
-        _add_object(position, annotation, records, categories, crowd, source, problems, listed_ids)
+        _add_object(position, annotation, records, categories, crowd, found, listed_ids)
     empty = [record for record in records.values() if not record.objects]
     if empty:
-        problems.append(
+        found.append(
             Problem(
-                f"{source}: images",
+                f"{found.source}: images",
                 f"{len(empty)} images have no object (e.g. {empty[0].name!r}); left out (warning)",
                 "nothing to do unless they should have objects",
                 warning=True,
             )
         )
     videos = [record for record in records.values() if record.objects]
-    return DatasetIndex(source, videos, problems)
+    return DatasetIndex(found.source, videos, found.problems)
 
 
-def _records(
-    images: list, image_root: str, source: str, problems: list[Problem]
-) -> dict[Any, VideoRecord]:
+def _records(images: list, image_root: str, found: Findings) -> dict[Any, VideoRecord]:
     records: dict[Any, VideoRecord] = {}
     for position, image in enumerate(images):
-        where = f"{source}: images[{position}]"
+        where = f"{found.source}: images[{position}]"
         if not isinstance(image, dict) or image.get("id") is None:
-            problems.append(Problem(where, "has no id", _IMAGE_FIX))
+            found.append(Problem(where, "has no id", _IMAGE_FIX))
             continue
         name = str(image["id"])
         if image["id"] in records:
-            problems.append(Problem(f"{where}.id", f"duplicate image id {name}", _IMAGE_FIX))
+            found.append(Problem(f"{where}.id", f"duplicate image id {name}", _IMAGE_FIX))
             continue
         bad = [key for key in ("height", "width") if not is_int(image.get(key))]
         if not isinstance(image.get("file_name"), str):
             bad.append("file_name")
         if bad:
             what = f"image {name} lacks or has a bad {', '.join(bad)}"
-            problems.append(Problem(where, what, _IMAGE_FIX, name))
+            found.append(Problem(where, what, _IMAGE_FIX, name))
             continue
         records[image["id"]] = VideoRecord(
             name=name,
@@ -93,14 +91,11 @@ def _add_object(
     records: dict[Any, VideoRecord],
     categories: set | None,
     crowd: str,
-    source: str,
-    problems: list[Problem],
+    found: Findings,
     listed_ids: set,
 ) -> None:
-    where = f"{source}: annotations[{position}]"
-    record = annotated_record(
-        annotation, position, records, "image_id", listed_ids, source, problems
-    )
+    where = f"{found.source}: annotations[{position}]"
+    record = annotated_record(annotation, position, records, "image_id", listed_ids, found)
     if record is None:
         return
     if crowd == "skip" and annotation.get("iscrowd"):
@@ -111,7 +106,7 @@ def _add_object(
         annotation.get("category_id"), categories, f"{where}.category_id", record.name
     ) or segmentation_problem(segment, height, width, f"{where}.segmentation", record.name)
     if problem is not None:
-        problems.append(problem)
+        found.append(problem)
         return
     frame_objects = record.objects.setdefault(0, [])
     frame_objects.append((len(frame_objects) + 1, segment, height, width))

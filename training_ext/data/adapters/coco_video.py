@@ -26,7 +26,7 @@ from training_ext.data.adapters.coco_checks import (
     segmentation_problem,
 )
 from training_ext.data.adapters.indexed import DatasetIndex, IndexedRawDataset, VideoRecord
-from training_ext.data.adapters.problems import Problem
+from training_ext.data.adapters.problems import Findings, Problem
 from training_ext.errors import UserError
 
 OBJECT_KEYS = ("auto", "track_id", "instance_id", "category_id")
@@ -60,32 +60,32 @@ def index_coco_video(
     """Index a COCO-video file: usable videos and every problem found without reading images."""
     if object_key not in OBJECT_KEYS:
         raise UserError(f"object_key={object_key!r} is not one of {', '.join(OBJECT_KEYS)}")
-    source, data, problems, categories, images = read_coco_style(json, crowd, "images", _IMAGE_FIX)
+    found, data, categories, images = read_coco_style(json, crowd, "images", _IMAGE_FIX)
     if images is None:
-        return DatasetIndex(source, [], problems)
-    frames, incomplete = _frame_table(images, source, problems, keyframe_field)
+        return DatasetIndex(found.source, [], found.problems)
+    frames, incomplete = _frame_table(images, found, keyframe_field)
     names = _video_names(data, frames)
     for where, what, video_id in incomplete:
         video = names.get(video_id, f"video_{video_id}")
-        problems.append(Problem(where, what, _IMAGE_FIX, video))
+        found.append(Problem(where, what, _IMAGE_FIX, video))
     if frames.empty:
-        return DatasetIndex(source, [], problems)
+        return DatasetIndex(found.source, [], found.problems)
     frames["video"] = frames.video_id.map(names)
     frames["video_code"] = pd.factorize(frames.video_id)[0]  # sortable even for mixed id types
-    _check_order(frames, source, problems)
+    _check_order(frames, found)
     listed_ids = {image.get("id") for image in images if isinstance(image, dict)}
     if keyframe_field is not None:
         frames = frames[frames.keyframe]
-    objects = _objects(data, frames, listed_ids, categories, object_key, crowd, source, problems)
+    objects = _objects(data, frames, listed_ids, categories, object_key, crowd, found)
     videos = []
     root_prefix = os.path.join(image_root, "")
     for video_id, rows in _by_video(frames):
         name = names[video_id]
         video_objects = objects.get(video_id, {})
         if not video_objects:
-            problems.append(
+            found.append(
                 Problem(
-                    f"{source}: video {name!r}",
+                    f"{found.source}: video {name!r}",
                     "no object in any frame",
                     "annotate at least one object or remove the video's images",
                     name,
@@ -101,7 +101,7 @@ def index_coco_video(
                 objects=video_objects,
             )
         )
-    return DatasetIndex(source, videos, problems)
+    return DatasetIndex(found.source, videos, found.problems)
 
 
 def _by_video(frames: pd.DataFrame) -> list[tuple[Any, tuple[list, list, list, list]]]:
@@ -120,7 +120,7 @@ def _by_video(frames: pd.DataFrame) -> list[tuple[Any, tuple[list, list, list, l
 
 
 def _frame_table(
-    images: list, source: str, problems: list[Problem], keyframe_field: str | None
+    images: list, found: Findings, keyframe_field: str | None
 ) -> tuple[pd.DataFrame, list[tuple[str, str, Any]]]:
     """One row per usable image; problems for the others.
 
@@ -144,11 +144,11 @@ def _frame_table(
             keyframe = bool(image.get(keyframe_field)) if keyframe_field is not None else True
             rows.append((image_id, video_id, *values, keyframe))
             continue
-        problem = _image_problem(position, image, seen_ids, source)
+        problem = _image_problem(position, image, seen_ids, found.source)
         if problem is not None and problem.video is None and video_id is not None:
             incomplete.append((problem.where, problem.what, video_id))
         elif problem is not None:
-            problems.append(problem)
+            found.append(problem)
         seen_ids.add(image_id)
     columns = ["id", "video_id", "order", "height", "width", "file_name", "keyframe"]
     return pd.DataFrame.from_records(rows, columns=columns), incomplete
@@ -197,14 +197,14 @@ def _video_names(data: dict, frames: pd.DataFrame) -> dict[Any, str]:
     return names
 
 
-def _check_order(frames: pd.DataFrame, source: str, problems: list[Problem]) -> None:
+def _check_order(frames: pd.DataFrame, found: Findings) -> None:
     """Duplicate ``order_in_video`` values are errors; gaps are warnings."""
     duplicated = frames[frames.duplicated(["video_code", "order"], keep=False)]
     for name, group in duplicated.groupby("video", sort=False):
         orders = sorted(set(group.order.tolist()))
-        problems.append(
+        found.append(
             Problem(
-                f"{source}: video {name!r} images[*].order_in_video",
+                f"{found.source}: video {name!r} images[*].order_in_video",
                 f"duplicate values {_shorten(orders)}",
                 "give each frame of a video its own order_in_video",
                 name,
@@ -219,9 +219,9 @@ def _check_order(frames: pd.DataFrame, source: str, problems: list[Problem]) -> 
             for last, gap in zip(group.order.tolist(), group.step.tolist(), strict=True)
             for order in range(int(last - gap + 1), last)
         ]
-        problems.append(
+        found.append(
             Problem(
-                f"{source}: video {name!r} images[*].order_in_video",
+                f"{found.source}: video {name!r} images[*].order_in_video",
                 f"gaps in the order, frames {_shorten(missing)} are missing (warning)",
                 "fine if those frames were left out on purpose; otherwise add them",
                 name,
@@ -237,11 +237,10 @@ def _objects(
     categories: set | None,
     object_key: str,
     crowd: str,
-    source: str,
-    problems: list[Problem],
+    found: Findings,
 ) -> dict[Any, dict[int, list]]:
     """video id -> frame index -> [(object id, segmentation, height, width)]."""
-    annotations = annotation_list(data, source, problems)
+    annotations = annotation_list(data, found)
     if not annotations:
         return {}
     key = _identity_key(annotations, object_key)
@@ -265,9 +264,9 @@ def _objects(
     for position, annotation in enumerate(annotations):
         row = image_rows.get(annotation.get("image_id")) if type(annotation) is dict else None
         if row is None:
-            problem = _unplaced(position, annotation, listed_ids, source)
+            problem = _unplaced(position, annotation, listed_ids, found.source)
             if problem is not None:
-                problems.append(problem)
+                found.append(problem)
             continue
         video_id, name, order, height, width = row
         if skip_crowd and annotation.get("iscrowd"):
@@ -282,10 +281,10 @@ def _objects(
             and segment.get("size") == [height, width]
         )
         if not plainly_valid:
-            where = f"{source}: annotations[{position}]"
+            where = f"{found.source}: annotations[{position}]"
             problem = _annotation_problem(annotation, row, categories, key, where)
             if problem is not None:
-                problems.append(problem)
+                found.append(problem)
                 continue
         identities.setdefault(video_id, {})[identity] = None
         entry = (identity, segment, height, width)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from training_ext.errors import UserError
 
@@ -25,6 +25,18 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.where}: {self.what}; {self.fix}"
+
+
+@dataclass
+class Findings:
+    """The problems found so far in one annotation file, ``source``: what the checks of that file
+    share, instead of each taking the file name and the list."""
+
+    source: str
+    problems: list[Problem] = field(default_factory=list)
+
+    def append(self, problem: Problem) -> None:
+        self.problems.append(problem)
 
 
 class InvalidDatasetError(UserError):

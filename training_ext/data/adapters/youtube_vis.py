@@ -21,7 +21,7 @@ from training_ext.data.adapters.coco_checks import (
     segmentation_problem,
 )
 from training_ext.data.adapters.indexed import DatasetIndex, IndexedRawDataset, VideoRecord
-from training_ext.data.adapters.problems import Problem
+from training_ext.data.adapters.problems import Findings, Problem
 
 _VIDEO_FIX = "give every video id, file_names (a list), height and width"
 
@@ -41,55 +41,49 @@ class YouTubeVISRawDataset(IndexedRawDataset):
 
 def index_youtube_vis(json: str, image_root: str, crowd: str = "skip") -> DatasetIndex:
     """Index a YouTube-VIS file: usable videos and every problem found without reading images."""
-    source, data, problems, categories, listed = read_coco_style(json, crowd, "videos", _VIDEO_FIX)
+    found, data, categories, listed = read_coco_style(json, crowd, "videos", _VIDEO_FIX)
     if listed is None:
-        return DatasetIndex(source, [], problems)
-    videos = _videos(listed, image_root, source, problems)
-    annotations = annotation_list(data, source, problems)
+        return DatasetIndex(found.source, [], found.problems)
+    videos = _videos(listed, image_root, found)
+    annotations = annotation_list(data, found)
     tracks: dict[str, int] = {}  # video name -> tracks added so far
     listed_ids = {video.get("id") for video in listed if isinstance(video, dict)}
     for position, annotation in enumerate(annotations):
-        _add_track(
-            position, annotation, videos, tracks, categories, crowd, source, problems, listed_ids
-        )
+        _add_track(position, annotation, videos, tracks, categories, crowd, found, listed_ids)
     for record in videos.values():
         if not record.objects:
-            problems.append(
+            found.append(
                 Problem(
-                    f"{source}: video {record.name!r}",
+                    f"{found.source}: video {record.name!r}",
                     "no object in any frame",
                     "annotate at least one object or remove the video",
                     record.name,
                 )
             )
-    return DatasetIndex(source, list(videos.values()), problems)
+    return DatasetIndex(found.source, list(videos.values()), found.problems)
 
 
-def _videos(
-    listed: list, image_root: str, source: str, problems: list[Problem]
-) -> dict[Any, VideoRecord]:
+def _videos(listed: list, image_root: str, found: Findings) -> dict[Any, VideoRecord]:
     records: dict[Any, VideoRecord] = {}
     for position, video in enumerate(listed):
-        where = f"{source}: videos[{position}]"
+        where = f"{found.source}: videos[{position}]"
         if not isinstance(video, dict) or video.get("id") is None:
-            problems.append(Problem(where, "has no id", _VIDEO_FIX))
+            found.append(Problem(where, "has no id", _VIDEO_FIX))
             continue
         files = video.get("file_names")
         name = _video_name(video, files)
         if video["id"] in records:
-            problems.append(
-                Problem(f"{where}.id", f"duplicate video id {video['id']!r}", _VIDEO_FIX)
-            )
+            found.append(Problem(f"{where}.id", f"duplicate video id {video['id']!r}", _VIDEO_FIX))
             continue
         bad = [key for key in ("height", "width") if not is_int(video.get(key))]
         if not isinstance(files, list) or not files or not all(isinstance(f, str) for f in files):
             bad.append("file_names")
         if bad:
             what = f"video {name!r} lacks or has a bad {', '.join(bad)}"
-            problems.append(Problem(where, what, _VIDEO_FIX, name))
+            found.append(Problem(where, what, _VIDEO_FIX, name))
             continue
         if len(set(files)) < len(files):
-            problems.append(
+            found.append(
                 Problem(
                     f"{where}.file_names",
                     f"video {name!r} lists a frame twice",
@@ -122,13 +116,12 @@ def _add_track(
     tracks: dict[str, int],
     categories: set | None,
     crowd: str,
-    source: str,
-    problems: list[Problem],
+    found: Findings,
     listed_ids: set,
 ) -> None:
     """Add one annotation (an object track) to its video, or report why it cannot be."""
-    where = f"{source}: annotations[{position}]"
-    video = annotated_record(annotation, position, videos, "video_id", listed_ids, source, problems)
+    where = f"{found.source}: annotations[{position}]"
+    video = annotated_record(annotation, position, videos, "video_id", listed_ids, found)
     if video is None:
         return
     if crowd == "skip" and annotation.get("iscrowd"):
@@ -150,11 +143,11 @@ def _add_track(
         height, width = video.frame_sizes[0]
         problem = next(
             (
-                found
+                bad
                 for t, segment in enumerate(segments)
                 if segment is not None
                 and (
-                    found := segmentation_problem(
+                    bad := segmentation_problem(
                         segment, height, width, f"{where}.segmentations[{t}]", video.name
                     )
                 )
@@ -162,7 +155,7 @@ def _add_track(
             None,
         )
     if problem is not None:
-        problems.append(problem)
+        found.append(problem)
         return
     object_id = tracks[video.name] = tracks.get(video.name, 0) + 1
     height, width = video.frame_sizes[0]
