@@ -21,14 +21,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from common import make_dataset
+from common import coco_video_json, make_dataset
 from hydra.utils import instantiate
 from training.dataset.vos_dataset import VOSDataset
 from training.dataset.vos_raw_dataset import PNGRawDataset
 from training.dataset.vos_sampler import RandomUniformSampler
 
 from training_ext.config import compose_config, initialize_hydra
-from training_ext.data.adapters import segmentation
 from training_ext.data.adapters.coco_video import CocoVideoRawDataset, index_coco_video
 from training_ext.data.adapters.convert import davis_to_json
 
@@ -110,10 +109,9 @@ def check_same_masks(stock: PNGRawDataset, ours: CocoVideoRawDataset) -> None:
 
 def index_build(root: Path, sizes: list[int]) -> None:
     print("COCO-video index build (JSON parse + index), 100 frames/video, 2 objects/frame")
-    rles = [[segmentation.encode(_ellipse(t, obj)) for t in range(100)] for obj in (0, 1)]
     for frames in sizes:
         path = root / f"coco_video_{frames}.json"
-        path.write_text(json.dumps(_coco_video(frames, rles)))
+        path.write_text(json.dumps(coco_video_json(frames)))
         start = time.perf_counter()
         with path.open() as file:
             json.load(file)
@@ -127,45 +125,6 @@ def index_build(root: Path, sizes: list[int]) -> None:
             f"(json.load alone {parse:4.2f} s), {total / frames * 1e6:5.1f} us/frame (goal <= 5 s)"
         )
         path.unlink()
-
-
-def _ellipse(t: int, obj: int) -> np.ndarray:
-    yy, xx = np.mgrid[0:480, 0:854]
-    cx, cy = 200 + 4 * t + 300 * obj, 240 + 50 * np.sin(t / 10)
-    return ((xx - cx) / 90) ** 2 + ((yy - cy) / 60) ** 2 <= 1
-
-
-def _coco_video(frames: int, rles: list[list[dict]]) -> dict:
-    images, annotations = [], []
-    for image_id in range(frames):
-        video, t = divmod(image_id, 100)
-        images.append(
-            {
-                "id": image_id,
-                "video_id": video,
-                "order_in_video": t,
-                "file_name": f"{video:05d}/{t:05d}.jpg",
-                "height": 480,
-                "width": 854,
-            }
-        )
-        for obj in (0, 1):
-            annotations.append(
-                {
-                    "id": len(annotations),
-                    "image_id": image_id,
-                    "category_id": 1,
-                    "track_id": obj + 1,
-                    "iscrowd": 0,
-                    "segmentation": rles[obj][t],
-                }
-            )
-    return {
-        "videos": [{"id": v, "name": f"{v:05d}"} for v in range(frames // 100)],
-        "images": images,
-        "annotations": annotations,
-        "categories": [{"id": 1, "name": "object"}],
-    }
 
 
 if __name__ == "__main__":

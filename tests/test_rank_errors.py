@@ -129,20 +129,6 @@ def test_stopped_spawned_ranks_exit_3_without_a_traceback(
     assert not list((run_dir / "logs").glob("rank*.error"))
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path):
-    """A real 40 MB filesystem (tmpfs) for the checkpoints; needs root (CI and these machines)."""
-    mount_point = tmp_path / "small_disk"
-    mount_point.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", str(mount_point)], capture_output=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    yield mount_point
-    subprocess.run(["umount", "-l", str(mount_point)], check=True)
-
-
 @pytest.mark.slow
 def test_disk_full_while_saving_keeps_the_last_checkpoint_and_says_so(
     synthetic_root: Path, tmp_path: Path, small_disk: Path

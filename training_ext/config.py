@@ -6,6 +6,7 @@ import difflib
 import os
 from pathlib import Path
 
+import yaml
 from hydra import compose, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.object_type import ObjectType
@@ -43,8 +44,14 @@ def initialize_hydra(extra_config_dir: str | None = None) -> None:
 def config_name_from_argument(config: str) -> tuple[str, str | None]:
     """``demo`` -> (``demo``, None); ``/my/cfgs/run.yaml`` -> (``run``, ``/my/cfgs``)."""
     path = Path(config)
-    if path.suffix in (".yaml", ".yml") and path.is_file():
-        return path.stem, str(path.resolve().parent)
+    if path.suffix in (".yaml", ".yml"):
+        if path.is_file():
+            return path.stem, str(path.resolve().parent)
+        if os.sep in config:  # a path, not a name
+            raise UserError(
+                f"config file {config} does not exist: give the path of a .yaml file, or a "
+                "config name (see `sam2-train --list-configs`)"
+            )
     return config.removesuffix(".yaml"), None
 
 
@@ -76,6 +83,15 @@ def compose_config(config: str, overrides: list[str]) -> DictConfig:
         raise UserError(str(error).splitlines()[0]) from None
     except ConfigCompositionException as error:
         raise _override_error(config, overrides, error) from None
+    except yaml.YAMLError as error:
+        raise _yaml_error(config, error) from None
+
+
+def _yaml_error(config: str, error: yaml.YAMLError) -> UserError:
+    mark = getattr(error, "problem_mark", None)
+    where = f"{mark.name}, line {mark.line + 1}" if mark else f"config {config!r}"
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    return UserError(f"{where} is not valid YAML ({problem}): fix the file")
 
 
 def _missing_config_error(config: str, error: MissingConfigException) -> UserError:
@@ -92,9 +108,13 @@ def _missing_config_error(config: str, error: MissingConfigException) -> UserErr
         line.strip() for line in str(error).split("Available options")[-1].splitlines()[1:]
     ]
     options = [o for o in group_options if o and not o.startswith(("Config search", "provider="))]
-    return UserError(
-        f"{first_line.removeprefix(f'In {config!r}: ')}; available: {', '.join(options)}"
-    )
+    what = first_line.removeprefix(f"In {config!r}: ").rstrip(".")
+    if not options:  # a name in the defaults list that is no config at all
+        return UserError(
+            f"config {config!r}: {what} (named in its defaults list): fix the name; see "
+            "`sam2-train --list-configs`"
+        )
+    return UserError(f"{what}; available: {', '.join(options)}")
 
 
 def _override_error(

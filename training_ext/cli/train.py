@@ -102,24 +102,31 @@ def run(args: argparse.Namespace) -> None:
         print(OmegaConf.to_yaml(cfg))
         return
     if args.check:
-        validate_training_config(cfg, runs_here=False)  # devices are those of the job
+        warn(validate_training_config(cfg, runs_here=False))  # devices are those of the job
         print(
             f"sam2-train: {args.config} is valid; run directory {cfg.launcher.experiment_log_dir}"
         )
         print(f"  {training_summary(cfg)}")
         return
     if args.external_launcher:
-        validate_training_config(cfg, runs_here=False)  # devices: one per process, from env
+        warnings = validate_training_config(cfg, runs_here=False)  # devices: one per process
+        if os.environ.get("RANK", "0") == "0":
+            warn(warnings)
         resolve_accelerator(OmegaConf.select(cfg, "trainer.accelerator", default="auto"))
         run_this_process(cfg)
         return
     runs_here = not cfg.submitit.use_cluster
-    validate_training_config(cfg, runs_here=runs_here)
+    warn(validate_training_config(cfg, runs_here=runs_here))
     if runs_here:  # a submitit job runs elsewhere, after this process has ended
         lock_run_folder(Path(cfg.launcher.experiment_log_dir))
     hand_to_stock_launcher(cfg)
     if runs_here:
         report_outputs(Path(cfg.launcher.experiment_log_dir))
+
+
+def warn(warnings: list[str]) -> None:
+    for warning in warnings:
+        print(f"sam2-train: warning: {warning}", file=sys.stderr)
 
 
 def apply_launcher_flags(cfg: DictConfig, args: argparse.Namespace, name: str) -> None:

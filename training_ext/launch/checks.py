@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import re
+import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -33,8 +36,9 @@ _HOW_TO_SET = {
 }
 
 
-def validate_training_config(cfg: DictConfig, runs_here: bool = True) -> None:
-    """Raise a one-line UserError for the first problem found in ``cfg``.
+def validate_training_config(cfg: DictConfig, runs_here: bool = True) -> list[str]:
+    """Raise a one-line UserError for the first problem found in ``cfg``; return warnings (one
+    line each) about what may still go wrong.
 
     ``runs_here``: training runs on this machine (not submitted to a cluster), so the devices
     it asks for must be present here.
@@ -45,13 +49,15 @@ def validate_training_config(cfg: DictConfig, runs_here: bool = True) -> None:
     _check_numbers(cfg)  # before the keys that interpolate them fail to resolve
     _resolve(cfg)
     check_training_datasets(cfg)
-    _check_checkpoints(cfg)
+    model = functools.cache(lambda: instantiate(cfg.trainer.model, _convert_="all"))  # built once
+    _check_checkpoints(cfg, model)
     _check_vos_validation(cfg)
     _check_train_sampler(cfg)
     _check_run_folder_writable(cfg)
-    _check_trainable_modules(cfg)
+    _check_trainable_modules(cfg, model)
     if runs_here:
         _check_devices(cfg)
+    return [warning for warning in (_low_disk_space(cfg, model),) if warning]
 
 
 def _has_key(cfg: DictConfig, key: str) -> bool:
@@ -206,16 +212,41 @@ def _check_run_folder_writable(cfg: DictConfig) -> None:
         ) from None
 
 
-def _check_trainable_modules(cfg: DictConfig) -> None:
+def _check_trainable_modules(cfg: DictConfig, model: Callable[[], torch.nn.Module]) -> None:
     """Unknown names fail here, in one line, not in every rank after spawning."""
     trainable = OmegaConf.select(cfg, "trainer.trainable_modules")
-    if not trainable:
-        return
-    model = instantiate(cfg.trainer.model, _convert_="all")  # a few seconds for SAM2.1-L
-    check_module_names(model, list(trainable))
+    if trainable:
+        check_module_names(model(), list(trainable))
 
 
-def _check_checkpoints(cfg: DictConfig) -> None:
+# A training checkpoint holds the fp32 weights and AdamW's two moments: 12 bytes per parameter.
+# The run folder keeps checkpoint.pt and best.pt, and writes the next one beside them.
+_CHECKPOINT_BYTES_PER_PARAMETER = 12
+_CHECKPOINTS_TO_FIT = 3
+_LARGEST_MODEL_PARAMETERS = 1_000_000_000  # above SAM2.1-L (224M): more free space needs no model
+
+
+def _low_disk_space(cfg: DictConfig, model: Callable[[], torch.nn.Module]) -> str | None:
+    """A warning when the checkpoint folder's disk cannot hold three checkpoints of this model."""
+    if OmegaConf.select(cfg, "launcher.experiment_log_dir") is None:
+        return None
+    folder = Path(cfg.trainer.checkpoint.save_dir).absolute()
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    free = shutil.disk_usage(existing).free
+    per_parameter = _CHECKPOINT_BYTES_PER_PARAMETER * _CHECKPOINTS_TO_FIT
+    if free >= per_parameter * _LARGEST_MODEL_PARAMETERS:
+        return None
+    checkpoint = _CHECKPOINT_BYTES_PER_PARAMETER * sum(p.numel() for p in model().parameters())
+    if free >= _CHECKPOINTS_TO_FIT * checkpoint:
+        return None
+    return (
+        f"only {free / 2**20:.0f} MB free for trainer.checkpoint.save_dir={folder}; a checkpoint "
+        f"of this model takes ~{checkpoint / 2**20:.0f} MB and a run keeps "
+        f"{_CHECKPOINTS_TO_FIT} at a time: free some space or pick a folder on a larger disk"
+    )
+
+
+def _check_checkpoints(cfg: DictConfig, model: Callable[[], torch.nn.Module]) -> None:
     """The checkpoints the ranks would load: readable, of this architecture, before anything is
     copied into the run folder (the stock trainer copies ``resume_from`` there first)."""
     checkpoint_cfg = cfg.trainer.checkpoint
@@ -228,7 +259,7 @@ def _check_checkpoints(cfg: DictConfig) -> None:
     resume_from = checkpoint_cfg.get("resume_from")
     if not (pretrained or run_checkpoint.is_file() or resume_from):
         return
-    expected = instantiate(cfg.trainer.model, _convert_="all").state_dict()
+    expected = model().state_dict()
     if pretrained and not OmegaConf.select(initializer, "state_dict.checkpoint_kernels"):
         state = read_checkpoint(Path(pretrained), "pretrained checkpoint", hint)
         for key in OmegaConf.select(initializer, "state_dict.ckpt_state_dict_keys") or []:
