@@ -13,6 +13,10 @@
 #   SAM2_OUTPUT       logs and checkpoints, at /output; rerun with it to resume (default ./sam2_logs)
 #   NUM_GPUS          GPUs (one training process each); 0 trains on the CPU          (default 1)
 #   SAM2_IMAGE        image name                                 (default sam2-training-ext:latest)
+#   SAM2_BASE_IMAGE   base image to build on when the image is missing  (default: the Dockerfile's,
+#                     a PyTorch CUDA devel image); it needs python >= 3.10 with pip, setuptools,
+#                     wheel and the torch/torchvision to train with
+#   SAM2_BUILD_CUDA   1: build sam2's CUDA extension (needs nvcc in the base); 0: without (CPU bases)
 set -euo pipefail
 
 fail() {
@@ -26,7 +30,7 @@ for argument in "$@"; do
     case "$argument" in
         --dry-run) dry_run=1 ;;
         -h | --help)
-            sed -n '2,18p' "$0"
+            sed -n '2,19p' "$0"
             exit 0
             ;;
         *) overrides+=("$argument") ;;
@@ -45,7 +49,6 @@ image=${SAM2_IMAGE:-sam2-training-ext:latest}
 if [[ -n "${SAM2_CHECKPOINTS:-}" && ! -d "$SAM2_CHECKPOINTS" ]]; then
     fail "SAM2_CHECKPOINTS=$SAM2_CHECKPOINTS is not a directory: point it at the folder of .pt files"
 fi
-command -v docker > /dev/null || fail "docker is not on PATH: install Docker (and the NVIDIA Container Toolkit for GPUs)"
 
 mounts=(-v "$(realpath "$SAM2_DATASET"):/data:ro")
 environment=(-e SAM2_DATASET=/data -e HOME=/tmp)
@@ -62,6 +65,7 @@ elif [[ ! -f "$repo_dir/sam2_configs/$config.yaml" ]]; then
     fail "SAM2_CONFIG=$config is not a config of this project (no sam2_configs/$config.yaml): see ls sam2_configs, or give a .yaml file"
 fi
 run_name=${config//\//_}
+command -v docker > /dev/null || fail "docker is not on PATH: install Docker (and the NVIDIA Container Toolkit for GPUs)"
 
 gpu_flags=()
 launcher_flags=(--num-gpus "$num_gpus")
@@ -75,7 +79,10 @@ docker_run=(docker run --rm --ipc=host --user "$(id -u):$(id -g)"
     "${gpu_flags[@]}" "${mounts[@]}" -v "$output:/output" "${environment[@]}" "$image"
     -c "$config" "${launcher_flags[@]}" "launcher.experiment_log_dir=/output/$run_name"
     "${overrides[@]}")
-docker_build=(docker build -f "$repo_dir/Dockerfile.training" -t "$image" "$repo_dir")
+build_args=()
+[[ -z "${SAM2_BASE_IMAGE:-}" ]] || build_args+=(--build-arg "BASE_IMAGE=$SAM2_BASE_IMAGE")
+[[ -z "${SAM2_BUILD_CUDA:-}" ]] || build_args+=(--build-arg "SAM2_BUILD_CUDA=$SAM2_BUILD_CUDA")
+docker_build=(docker build -f "$repo_dir/Dockerfile.training" "${build_args[@]}" -t "$image" "$repo_dir")
 
 if ((dry_run)); then
     if ! docker image inspect "$image" > /dev/null 2>&1; then

@@ -345,8 +345,10 @@ CASES = [
     Case("export: not a run folder", command("sam2-export", "--run", "{tmp}", "--out", "{tmp}/x"), ("config_resolved.yaml",), "x"),
     Case("export: out exists", command("sam2-export", "--run", "{run}", "--out", "{tmp}/taken", prepare=occupied("taken")), ("already exists",)),
     # the launchers
-    Case("submit.sh: misspelled config", command(SUBMIT, "--dry-run", "-c", "demoo"), ("demoo",)),
-    Case("docker: misspelled config", command(DOCKER, "--dry-run", "-c", "demoo"), ("demoo",)),
+    Case("submit.sh: misspelled config", command("/usr/bin/env", "SAM2_CONFIG=demoo", "SAM2_DATASET={synthetic}", SUBMIT, "--dry-run"), ("demoo",)),
+    Case("submit.sh: NUM_GPUS not a number", command("/usr/bin/env", "NUM_GPUS=eight", "SAM2_DATASET={synthetic}", SUBMIT, "--dry-run"), ("NUM_GPUS='eight'",)),
+    Case("docker: misspelled config", command("/usr/bin/env", "SAM2_CONFIG=demoo", "SAM2_DATASET={synthetic}", DOCKER, "--dry-run"), ("demoo",)),
+    Case("docker: dataset not a folder", command("/usr/bin/env", "SAM2_DATASET={model}", DOCKER, "--dry-run"), ("is not a directory",)),
 ]  # fmt: skip
 
 

@@ -113,6 +113,28 @@ def test_builds_the_missing_image_then_runs(docker_stub, synthetic_root: Path, t
     assert (tmp_path / "out").is_dir()
 
 
+def test_base_image_and_cuda_build_are_passed_to_docker_build(
+    docker_stub, synthetic_root: Path, tmp_path: Path
+) -> None:
+    env = {
+        **docker_stub,
+        "SAM2_DATASET": str(synthetic_root),
+        "SAM2_CONFIG": "demo_scratch",
+        "SAM2_OUTPUT": str(tmp_path / "out"),
+        "NUM_GPUS": "0",
+        "SAM2_BASE_IMAGE": "local/debian-torch-cpu:1",
+        "SAM2_BUILD_CUDA": "0",
+    }
+    assert launch(env=env, cwd=tmp_path).returncode == 0
+    _, build, _ = docker_calls(Path(docker_stub["DOCKER_LOG"]))
+    assert build[build.index("-t") - 4 : build.index("-t")] == [
+        "--build-arg",
+        "BASE_IMAGE=local/debian-torch-cpu:1",
+        "--build-arg",
+        "SAM2_BUILD_CUDA=0",
+    ]
+
+
 def test_dry_run_prints_the_command_and_runs_nothing(docker_stub, synthetic_root, tmp_path):
     env = {
         **docker_stub,
