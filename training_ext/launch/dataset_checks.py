@@ -2,8 +2,10 @@
 
 Paths first (one line naming the config key), then every raw dataset of ours is built as the
 trainer will build it: its index-level validation refuses a bad dataset, or skips bad videos
-with a warning when ``<section>.skip_invalid_videos`` is true. Files are not opened here
-(``sam2-data validate`` does that).
+with a warning when ``<section>.skip_invalid_videos`` is true. Then the first frame (and mask) of
+each video is opened — of an even sample of videos on large sets, so the check stays a small
+part of the start-up: unreadable files, RGB masks and size mismatches fail here, not in a rank.
+``sam2-data validate`` opens every file.
 """
 
 from __future__ import annotations
@@ -15,12 +17,16 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from training_ext.data.adapters.problems import InvalidDatasetError
+from training_ext.data.adapters.davis_folder import CheckedPNGRawDataset
+from training_ext.data.adapters.file_checks import check_davis_files, check_first_frames
+from training_ext.data.adapters.indexed import DatasetIndex, IndexedRawDataset
+from training_ext.data.adapters.problems import InvalidDatasetError, Problem
 from training_ext.errors import UserError
 
 _FOLDERS = ("img_folder", "gt_folder", "image_root")
 _FILES = ("json", "file_list_txt")
 _OURS = "training_ext.data.adapters."
+FIRST_FRAMES_SAMPLE = 200  # videos whose first frame is opened at launch (all, on smaller sets)
 
 
 def check_training_datasets(cfg: DictConfig) -> None:
@@ -37,13 +43,39 @@ def check_training_datasets(cfg: DictConfig) -> None:
         section = next((key for key, value in sections.items() if value == node), "video_dataset")
         _check_paths(node, section)
         if str(node.get("_target_", "")).startswith(_OURS):
-            _build(node, section)
+            _check_first_frames(_build(node, section), section)
 
 
-def _build(node: dict, section: str) -> None:
+def _check_first_frames(dataset: object, section: str) -> None:
+    problems: list[Problem] = []
+    if isinstance(dataset, CheckedPNGRawDataset):
+        names = sorted({name.split("/")[0] for name in dataset.video_names})
+        problems = check_davis_files(
+            dataset.img_folder, dataset.gt_folder, _sample(names), False, first_frame_only=True
+        )
+    elif isinstance(dataset, IndexedRawDataset):
+        problems = check_first_frames(DatasetIndex("", _sample(dataset.videos), []))
+    errors = [problem for problem in problems if not problem.warning]
+    if errors:
+        more = f" ({len(errors)} videos in the sample)" if len(errors) > 1 else ""
+        raise UserError(
+            f"{errors[0]}{more}; or leave the video out of {section}.file_list_txt "
+            "(`sam2-data validate` checks every file)"
+        )
+
+
+def _sample(videos: list) -> list:
+    """At most FIRST_FRAMES_SAMPLE videos, evenly spread over the list."""
+    if len(videos) <= FIRST_FRAMES_SAMPLE:
+        return videos
+    step = len(videos) / FIRST_FRAMES_SAMPLE
+    return [videos[int(i * step)] for i in range(FIRST_FRAMES_SAMPLE)]
+
+
+def _build(node: dict, section: str) -> object:
     """Build the raw dataset as the trainer will; its validation errors become one line."""
     try:
-        instantiate(node)
+        return instantiate(node)
     except InstantiationException as error:  # Hydra wraps what the target raises
         cause = error.__cause__
         if isinstance(cause, InvalidDatasetError):

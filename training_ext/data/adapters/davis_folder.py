@@ -52,6 +52,10 @@ def listing_problems(
         fix = "pass an existing list (one video name per line) or null"
         return [], [Problem(str(file_list_txt), "file list does not exist", fix)]
     names = video_names(img_folder, file_list_txt)
+    if not names:
+        where = str(file_list_txt or img_folder)
+        fix = "list the training videos, one name per line" if file_list_txt else "add videos"
+        return [], [Problem(where, "names no video to train on", fix)]
     problems = [
         problem for name in names for problem in _video_problems(img_folder, gt_folder, name)
     ]

@@ -43,9 +43,10 @@ def check_indexed_files(index: DatasetIndex, progress: bool = True) -> list[Prob
     return problems
 
 
-def _frame_problems(record: VideoRecord) -> list[Problem]:
+def _frame_problems(record: VideoRecord, first_frame_only: bool = False) -> list[Problem]:
     problems = []
-    for path, declared in zip(record.image_paths, record.frame_sizes, strict=True):
+    frames = list(zip(record.image_paths, record.frame_sizes, strict=True))
+    for path, declared in frames[:1] if first_frame_only else frames:
         if not Path(path).is_file():
             fix = "add the image or fix its file_name / image_root"
             problems.append(Problem(path, "frame image does not exist", fix, record.name))
@@ -79,21 +80,40 @@ def _areas(record: VideoRecord) -> list[int]:
 
 
 def check_davis_files(
-    img_folder: str | Path, gt_folder: str | Path, names: list[str], progress: bool = True
+    img_folder: str | Path,
+    gt_folder: str | Path,
+    names: list[str],
+    progress: bool = True,
+    first_frame_only: bool = False,
 ) -> list[Problem]:
-    """Open every frame and mask of ``names``: unreadable files, RGB masks, ids > 255, sizes."""
+    """Open every frame and mask of ``names`` (or the first of each video): unreadable files,
+    RGB masks, ids > 255, sizes."""
     problems = []
     for name in tqdm(
         names, desc="checking videos", unit="video", disable=None if progress else True
     ):
-        problems += _davis_video_problems(Path(img_folder) / name, Path(gt_folder) / name, name)
+        problems += _davis_video_problems(
+            Path(img_folder) / name, Path(gt_folder) / name, name, first_frame_only
+        )
     return problems
 
 
-def _davis_video_problems(frames_dir: Path, masks_dir: Path, name: str) -> list[Problem]:
+def check_first_frames(index: DatasetIndex) -> list[Problem]:
+    """The first frame of each video of ``index``: present, decodable, of the declared size."""
+    return [
+        problem
+        for record in index.videos
+        for problem in _frame_problems(record, first_frame_only=True)
+    ]
+
+
+def _davis_video_problems(
+    frames_dir: Path, masks_dir: Path, name: str, first_frame_only: bool = False
+) -> list[Problem]:
     found: dict[str, list[str]] = defaultdict(list)  # kind of problem -> files
     largest_id, any_object = 0, False
-    for stem in sorted(frame_stems(frames_dir, ".jpg") & frame_stems(masks_dir, ".png")):
+    stems = sorted(frame_stems(frames_dir, ".jpg") & frame_stems(masks_dir, ".png"), key=_order)
+    for stem in stems[:1] if first_frame_only else stems:
         try:
             frame_size = image_size(frames_dir / f"{stem}.jpg")
         except OSError:
@@ -132,7 +152,7 @@ def _davis_video_problems(frames_dir: Path, masks_dir: Path, name: str) -> list[
                 name,
             )
         )
-    if not any_object and not found and largest_id <= MAX_OBJECT_ID:
+    if not any_object and not found and largest_id <= MAX_OBJECT_ID and not first_frame_only:
         problems.append(
             Problem(
                 str(masks_dir),
@@ -142,6 +162,11 @@ def _davis_video_problems(frames_dir: Path, masks_dir: Path, name: str) -> list[
             )
         )
     return problems
+
+
+def _order(stem: str) -> tuple[int, str]:
+    """Frame order: numbers numerically (``9`` before ``10``), other names after them."""
+    return (int(stem), "") if stem.isdigit() else (2**63, stem)
 
 
 _MODE_FIX = "save masks as palette (P) or grey (L) PNGs whose values are object ids"
