@@ -377,3 +377,44 @@ def _run(argv: list) -> subprocess.CompletedProcess:
             [str(arg) for arg in argv], capture_output=True, text=True, env=env, timeout=300
         )
     return run_command(argv[0], *argv[1:])
+
+
+def main() -> None:
+    """Run every case on a fresh synthetic set and a one-epoch run; print the corpus table."""
+    import tempfile
+
+    from helpers import TRAIN_VIDEOS, check_ok, train_demo
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        synthetic = root / "synthetic"
+        check_ok(run_command("sam2-data", "synth", "--out", synthetic, "--seed", "3",
+                             "--train-videos", TRAIN_VIDEOS, "--val-videos", 2, "--frames", 8))  # fmt: skip
+        train_demo(synthetic, root / "run")
+        outcomes = {"one-line error": 0, "traceback": 0, "other output": 0, "half-written": 0}
+        for number, case in enumerate(CASES):
+            place = Place(root / f"case{number}", synthetic, root / "run")
+            place.tmp.mkdir()
+            try:
+                result = _run(case.argv(place))
+            finally:
+                holder = getattr(place, "holder", None)
+                if holder is not None:
+                    holder.kill()
+            lines = result.stderr.strip().splitlines()
+            if "Traceback" in result.stderr + result.stdout:
+                outcome = "traceback"
+            elif result.returncode == 2 and len(lines) == 1:
+                outcome = "one-line error"
+            else:
+                outcome = "other output"
+            outcomes[outcome] += 1
+            left = case.leaves_nothing_at and (place.tmp / case.leaves_nothing_at).exists()
+            outcomes["half-written"] += bool(left)
+            print(f"| {case.name} | {outcome}{' (half-written)' if left else ''} | "
+                  f"{(lines or ['(nothing)'])[0][:160]} |", flush=True)  # fmt: skip
+        print(f"\n{len(CASES)} cases: " + ", ".join(f"{k} {v}" for k, v in outcomes.items()))
+
+
+if __name__ == "__main__":
+    main()
