@@ -314,6 +314,8 @@ CASES = [
     Case("synth into an existing folder", command("sam2-data", "synth", "--out", "{tmp}/taken", prepare=occupied("taken")), ("taken",)),
     Case("synth frames too small", command("sam2-data", "synth", "--out", "{tmp}/s", "--width", "8"), ("--width",), "s"),
     Case("synth unknown style", command("sam2-data", "synth", "--out", "{tmp}/s", "--style", "neon"), ("neon",), "s"),
+    Case("eval: unknown score mode", command("sam2-eval", "score", "--gt", "{synthetic}/Annotations", "--pred", "{synthetic}/Annotations", "--mode", "ytvos"), ("ytvos", "--help")),
+    Case("train: unknown flag value", command("sam2-train", "-c", "demo", "--cfg", "all"), ("--cfg", "--help")),
     Case("validate missing folder", command("sam2-data", "validate", "{tmp}/nowhere"), ("nowhere",)),
     Case("validate RGB mask", command("sam2-data", "validate", "{data}", prepare=rgb_mask), ("RGB",)),
     Case("validate truncated JPEG", command("sam2-data", "validate", "{data}", prepare=truncated_jpeg), (".jpg",)),

@@ -5,8 +5,17 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from typing import NoReturn
 
 from training_ext.errors import UserError
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with the one-line promise: a usage mistake is one line on stderr and exit code 2
+    (``--help`` still prints the usage)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def positive_int(text: str) -> int:

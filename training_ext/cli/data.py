@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from training_ext.cli.common import exit_code, positive_int
+from training_ext.cli.common import ArgumentParser, exit_code, positive_int
 from training_ext.data.adapters.convert import davis_to_json, index_to_davis
 from training_ext.data.adapters.file_checks import check_davis_files, check_indexed_files
 from training_ext.data.adapters.indexed import DatasetIndex
@@ -25,7 +25,7 @@ from training_ext.errors import UserError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sam2-data", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="sam2-data", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     synth = commands.add_parser(
         "synth", help="write a synthetic DAVIS-layout set of moving textured shapes"

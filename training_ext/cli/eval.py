@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from training_ext.cli.common import exit_code, positive_int
+from training_ext.cli.common import ArgumentParser, exit_code, positive_int
 from training_ext.errors import UserError
 from training_ext.evaluation.inference import PROMPT_FRAMES, PROMPTS, dataset_videos
 from training_ext.evaluation.metrics import SCORE_MODES
@@ -84,7 +84,7 @@ def _add_prediction_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sam2-eval", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="sam2-eval", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     predict = commands.add_parser("predict", help="write palette PNG predictions")
     _add_prediction_arguments(predict)

@@ -16,14 +16,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from training_ext.cli.common import exit_code
+from training_ext.cli.common import ArgumentParser, exit_code
 from training_ext.errors import UserError
 from training_ext.evaluation.export import CONFIG_NAME, export
 from training_ext.evaluation.model_source import add_model_arguments, model_source_from_arguments
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="sam2-export", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="sam2-export", description=__doc__.splitlines()[0])
     add_model_arguments(parser, random_init=False)
     parser.add_argument("--out", type=Path, required=True, help="folder to create")
     args = parser.parse_args(argv)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from training_ext.cli.common import exit_code
+from training_ext.cli.common import ArgumentParser, exit_code
 from training_ext.config import (
     available_configs,
     compose_config,
@@ -34,7 +34,7 @@ from training_ext.launch.stock import hand_to_stock_launcher
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="sam2-train",
         description="Train SAM2 with the stock trainer. Trailing key=value arguments are Hydra "
         "overrides of the composed config.",
