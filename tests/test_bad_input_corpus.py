@@ -68,6 +68,7 @@ class Case:
     argv: Callable[[Place], list]
     fragments: tuple[str, ...]
     leaves_nothing_at: str | None = None  # relative to Place.tmp
+    listed: tuple[str, ...] = ()  # in stdout: `sam2-data validate` lists every problem there
 
 
 def train(*args: str) -> Callable[[Place], list]:
@@ -317,11 +318,11 @@ CASES = [
     Case("eval: unknown score mode", command("sam2-eval", "score", "--gt", "{synthetic}/Annotations", "--pred", "{synthetic}/Annotations", "--mode", "ytvos"), ("ytvos", "--help")),
     Case("train: unknown flag value", command("sam2-train", "-c", "demo", "--cfg", "all"), ("--cfg", "--help")),
     Case("validate missing folder", command("sam2-data", "validate", "{tmp}/nowhere"), ("nowhere",)),
-    Case("validate RGB mask", command("sam2-data", "validate", "{data}", prepare=rgb_mask), ("RGB",)),
-    Case("validate truncated JPEG", command("sam2-data", "validate", "{data}", prepare=truncated_jpeg), (".jpg",)),
+    Case("validate RGB mask", command("sam2-data", "validate", "{data}", prepare=rgb_mask), ("1 errors",), listed=("RGB masks",)),
+    Case("validate truncated JPEG", command("sam2-data", "validate", "{data}", prepare=truncated_jpeg), ("1 errors",), listed=("unreadable frames",)),
     Case("validate malformed JSON", command("sam2-data", "validate", "{tmp}/bad.json", "--image-root", "{tmp}", prepare=bad_json), ("bad.json",)),
-    Case("validate COCO without categories", command("sam2-data", "validate", "{tmp}/nocat.json", "--image-root", "{tmp}", prepare=coco_without_categories), ("categories",)),
-    Case("validate bad RLE", command("sam2-data", "validate", "{tmp}/badrle.json", "--image-root", "{tmp}/images", prepare=coco_with_bad_rle), ("RLE size",)),
+    Case("validate COCO without categories", command("sam2-data", "validate", "{tmp}/nocat.json", "--image-root", "{tmp}", prepare=coco_without_categories), ("errors",), listed=("categories: missing or empty",)),
+    Case("validate bad RLE", command("sam2-data", "validate", "{tmp}/badrle.json", "--image-root", "{tmp}/images", prepare=coco_with_bad_rle), ("errors",), listed=("RLE size [4, 4] differs",)),
     Case("stats missing folder", command("sam2-data", "stats", "{tmp}/nowhere"), ("nowhere",)),
     Case("convert into an existing file", command("sam2-data", "convert", "{synthetic}", "--to", "coco_video", "--out", "{tmp}/taken.json", prepare=lambda p: p.file("taken.json")), ("taken.json",)),
     Case("convert an RGB mask", command("sam2-data", "convert", "{data}", "--to", "coco_video", "--out", "{tmp}/out.json", prepare=rgb_mask), ("RGB",), "out.json"),
@@ -368,6 +369,7 @@ def test_bad_input_is_one_line(
         if holder is not None:
             holder.kill()
     assert_one_line_error(result, *case.fragments)
+    assert all(fragment in result.stdout for fragment in case.listed), result.stdout
     if case.leaves_nothing_at is not None:
         assert not (tmp_path / case.leaves_nothing_at).exists(), "half-written output left"
 

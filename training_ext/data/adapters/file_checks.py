@@ -87,11 +87,10 @@ def check_davis_files(
     first_frame_only: bool = False,
 ) -> list[Problem]:
     """Open every frame and mask of ``names`` (or the first of each video): unreadable files,
-    RGB masks, ids > 255, sizes."""
+    RGB masks, ids > 255, sizes. Without ``progress`` no tqdm is made (its multiprocessing lock
+    would fix the start method that the stock launcher sets next)."""
     problems = []
-    for name in tqdm(
-        names, desc="checking videos", unit="video", disable=None if progress else True
-    ):
+    for name in tqdm(names, desc="checking videos", unit="video") if progress else names:
         problems += _davis_video_problems(
             Path(img_folder) / name, Path(gt_folder) / name, name, first_frame_only
         )
