@@ -15,6 +15,8 @@ from helpers import assert_one_line_error, run_command, val_data
 
 from training_ext.config import SHIPPED_MODELS
 
+pytestmark = pytest.mark.slow  # trains, or runs many commands: not in the quick subset
+
 SHIPPED = SHIPPED_MODELS / "tiny_demo_synthetic.pt"
 
 

@@ -27,6 +27,9 @@ from PIL import Image
 
 from training_ext.config import SHIPPED_MODELS
 
+pytestmark = pytest.mark.slow  # trains, or runs many commands: not in the quick subset
+
+
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = SHIPPED_MODELS / "tiny_demo_synthetic.pt"
 
@@ -171,6 +174,7 @@ def held_run_folder(place: Place) -> None:
 
 HOLD_LOCK = """
 import fcntl, os, socket, sys, time
+
 handle = open(sys.argv[1], "a+")
 fcntl.flock(handle, fcntl.LOCK_EX)
 handle.truncate(0); handle.write(f"{socket.gethostname()} {os.getpid()}\\n"); handle.flush()
@@ -355,7 +359,6 @@ CASES = [
 ]  # fmt: skip
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_bad_input_is_one_line(
     case: Case, synthetic_root: Path, demo_run: Path, tmp_path: Path

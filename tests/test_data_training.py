@@ -13,6 +13,8 @@ from helpers import FAST_OVERRIDES, assert_one_line_error, check_ok, run_command
 from dataset_files import coco_images_set, sa1b_from_davis, sav_from_davis
 from training_ext.runs.tensorboard_logs import read_step_losses
 
+pytestmark = pytest.mark.slow  # trains, or runs many commands: not in the quick subset
+
 VIDEOS = 3  # per run: 3 training steps of batch 1
 
 

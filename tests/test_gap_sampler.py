@@ -16,6 +16,8 @@ from training_ext.data.gap_sampler import GapSampler
 from training_ext.data.masks_io import write_palette_mask
 from training_ext.errors import UserError
 
+pytestmark = pytest.mark.slow  # trains, or runs many commands: not in the quick subset
+
 
 def raw_dataset(root: Path) -> PNGRawDataset:
     return PNGRawDataset(str(root / "JPEGImages"), str(root / "Annotations"))

@@ -9,6 +9,8 @@ import torch
 import yaml
 from helpers import assert_one_line_error, check_ok, run_command
 
+pytestmark = pytest.mark.slow  # a sam2-train process per test (~10 s each)
+
 
 def composed(*args: str, env: dict | None = None) -> dict:
     """The config `sam2-train ... --cfg job` prints, parsed."""

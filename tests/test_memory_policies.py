@@ -325,6 +325,7 @@ def per_video_objects(eval_dir: Path) -> dict[str, int]:
     return per_object.groupby("video").size().to_dict()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [

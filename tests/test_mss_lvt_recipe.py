@@ -17,6 +17,8 @@ from training_ext.data.gap_sampler import GapSampler
 from training_ext.evaluation.predictors import predictor_model_config
 from training_ext.trainer.trainable_modules import module_names
 
+pytestmark = pytest.mark.slow  # trains, or runs many commands: not in the quick subset
+
 SIZES = {"b+": "sam2.1_hiera_base_plus.pt", "l": "sam2.1_hiera_large.pt"}
 
 

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from helpers import STEPS_PER_EPOCH, check_ok, run_command
 
 from training_ext.runs.tensorboard_logs import read_step_losses
 from training_ext.testing.stock_reference import run_stock_training, write_reference_configs
+
+pytestmark = pytest.mark.slow  # trains, or runs many commands: not in the quick subset
 
 
 def test_losses_equal_stock_training(synthetic_root: Path, tmp_path: Path) -> None:

@@ -16,6 +16,8 @@ from PIL import Image
 
 from training_ext.evaluation.predictors import build_predictor, predictor_model_config
 
+pytestmark = pytest.mark.slow  # trains, or runs many commands: not in the quick subset
+
 
 def predict(run: Path, data: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
     return run_command(
@@ -140,6 +142,7 @@ LOAD_EXPORTED = """
 import sys, torch
 from sam2.build_sam import build_sam2, build_sam2_video_predictor
 from sam2.sam2_video_predictor import SAM2VideoPredictor
+
 weights = sys.argv[1]
 video = build_sam2_video_predictor("predictor", weights, device="cpu")
 image = build_sam2("predictor", weights, device="cpu")

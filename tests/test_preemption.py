@@ -25,6 +25,8 @@ from training_ext.resume.checkpoint_io import atomic_torch_save
 from training_ext.resume.preemption import PREEMPTED_EXIT_CODE, StopRequest
 from training_ext.runs.tensorboard_logs import read_step_losses
 
+pytestmark = pytest.mark.slow  # trains, or runs many commands: not in the quick subset
+
 
 def demo_command(synthetic_root: Path, run_dir: Path, *overrides: str) -> list[str]:
     return [
@@ -50,7 +52,6 @@ def train_until_signalled(command: list[str], run_dir: Path, signum: int) -> dic
     return last_checkpoint(run_dir)
 
 
-@pytest.mark.slow
 def test_stop_signal_checkpoints_mid_epoch_and_resume_matches_uninterrupted_run(
     synthetic_root: Path, demo_run: Path, tmp_path: Path
 ) -> None:
@@ -80,7 +81,6 @@ def test_stop_signal_checkpoints_mid_epoch_and_resume_matches_uninterrupted_run(
     )
 
 
-@pytest.mark.slow
 def test_a_second_training_into_a_running_folder_is_refused(
     synthetic_root: Path, tmp_path: Path
 ) -> None:
@@ -100,7 +100,6 @@ def test_a_second_training_into_a_running_folder_is_refused(
     assert (run_dir / "logs" / "log.txt").stat().st_size >= log_size
 
 
-@pytest.mark.slow
 def test_save_every_steps_writes_mid_epoch_checkpoints(
     synthetic_root: Path, tmp_path: Path
 ) -> None:
@@ -147,7 +146,6 @@ def test_kill_9_while_saving_leaves_the_previous_checkpoint_loadable(tmp_path: P
     assert previous["step"] == 1 and torch.equal(previous["weights"], torch.ones(3))
 
 
-@pytest.mark.slow
 def test_resume_from_a_folder_with_a_stale_partial_checkpoint(
     synthetic_root: Path, demo_run: Path, tmp_path: Path
 ) -> None:

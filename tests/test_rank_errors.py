@@ -25,6 +25,8 @@ from training_ext.launch.rank_errors import RANK_FAILED_EXIT_CODE
 from training_ext.resume.checkpoint_io import DISK_FULL_EXIT_CODE
 from training_ext.resume.preemption import PREEMPTED_EXIT_CODE
 
+pytestmark = pytest.mark.slow  # trains, or runs many commands: not in the quick subset
+
 
 @pytest.fixture(scope="module")
 def truncated_frame_data(synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -58,7 +60,6 @@ def assert_failed_in_one_line(result: subprocess.CompletedProcess, run_dir: Path
     assert "Traceback (most recent call last)" in log.read_text()
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("ranks", [1, 2])
 def test_undecodable_frame_fails_in_one_line(truncated_frame_data: Path, tmp_path: Path, ranks):
     run_dir = tmp_path / "run"
@@ -69,7 +70,6 @@ def test_undecodable_frame_fails_in_one_line(truncated_frame_data: Path, tmp_pat
     assert_failed_in_one_line(result, run_dir, prefix, "/00002.jpg cannot be read", "on_bad_frame")
 
 
-@pytest.mark.slow
 def test_external_launcher_rank_failure_is_one_line(
     truncated_frame_data: Path, tmp_path: Path
 ) -> None:
@@ -82,7 +82,6 @@ def test_external_launcher_rank_failure_is_one_line(
     assert_failed_in_one_line(result, run_dir, "rank 0: ", "/00002.jpg cannot be read")
 
 
-@pytest.mark.slow
 def test_undecodable_frames_in_a_dataloader_worker_name_the_file(
     truncated_frame_data: Path, tmp_path: Path
 ) -> None:
@@ -93,7 +92,6 @@ def test_undecodable_frames_in_a_dataloader_worker_name_the_file(
     assert_failed_in_one_line(result, run_dir, "/00002.jpg cannot be read")
 
 
-@pytest.mark.slow
 def test_by_default_a_bad_frame_costs_its_clips_not_the_run(
     synthetic_root: Path, tmp_path: Path
 ) -> None:
@@ -110,7 +108,6 @@ def test_by_default_a_bad_frame_costs_its_clips_not_the_run(
     assert last_checkpoint(run_dir)["steps"]["train"] == STEPS_PER_EPOCH  # every step trained
 
 
-@pytest.mark.slow
 def test_stopped_spawned_ranks_exit_3_without_a_traceback(
     synthetic_root: Path, tmp_path: Path
 ) -> None:
@@ -129,7 +126,6 @@ def test_stopped_spawned_ranks_exit_3_without_a_traceback(
     assert not list((run_dir / "logs").glob("rank*.error"))
 
 
-@pytest.mark.slow
 def test_disk_full_while_saving_keeps_the_last_checkpoint_and_says_so(
     synthetic_root: Path, tmp_path: Path, small_disk: Path
 ) -> None:

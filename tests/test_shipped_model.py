@@ -14,6 +14,8 @@ from sam2.build_sam import build_sam2_video_predictor
 
 from training_ext.config import SHIPPED_MODELS, compose_config, initialize_hydra
 
+pytestmark = pytest.mark.slow  # trains, or runs many commands: not in the quick subset
+
 SHIPPED = SHIPPED_MODELS / "tiny_demo_synthetic.pt"
 HELD_OUT_SEED = 424242  # never used by `make pretrain` (seed 1000) or the demo (seed 0)
 
@@ -40,7 +42,6 @@ def test_stock_builder_loads_the_shipped_model_strictly() -> None:
     assert SHIPPED.stat().st_size < 25 * 2**20
 
 
-@pytest.mark.slow
 def test_shipped_model_segments_held_out_videos(tmp_path: Path) -> None:
     data = synth(tmp_path / "d", "--style", "pretrain", "--seed", HELD_OUT_SEED, "--val-videos", 4)
     summary = evaluate(data, tmp_path / "eval", "--processes", 2)
@@ -48,7 +49,6 @@ def test_shipped_model_segments_held_out_videos(tmp_path: Path) -> None:
     assert summary["videos"] == 4 and summary["J&F"] >= 0.50, summary
 
 
-@pytest.mark.slow
 def test_rcms_promotes_with_the_shipped_model(tmp_path: Path) -> None:
     data = synth(
         tmp_path / "d", "--reappear", "--seed", HELD_OUT_SEED, "--val-videos", 2, "--frames", 24

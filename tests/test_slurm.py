@@ -25,6 +25,8 @@ from slurm_cluster import LocalSlurm, missing_binaries
 
 from training_ext.runs.tensorboard_logs import read_step_losses
 
+pytestmark = pytest.mark.slow  # trains, or runs many commands: not in the quick subset
+
 REPO = Path(__file__).resolve().parents[1]
 SUBMIT = REPO / "slurm" / "submit.sh"
 TASKS = 2
@@ -72,7 +74,6 @@ def submit(env: dict[str, str], synthetic_root: Path, *overrides: str) -> str:
     return result.stdout.split()[-1]  # "Submitted batch job <id>"
 
 
-@pytest.mark.slow
 def test_sbatch_job_with_two_tasks_trains_and_writes_a_checkpoint(
     slurm: LocalSlurm, synthetic_root: Path, tmp_path: Path
 ) -> None:
@@ -86,7 +87,6 @@ def test_sbatch_job_with_two_tasks_trains_and_writes_a_checkpoint(
     assert last_checkpoint(run_dir)["steps"]["train"] == STEPS_PER_TASK  # each rank half
 
 
-@pytest.mark.slow
 def test_cpu_job_without_gpus_submits_and_trains(
     slurm: LocalSlurm, synthetic_root: Path, tmp_path: Path
 ) -> None:
@@ -98,7 +98,6 @@ def test_cpu_job_without_gpus_submits_and_trains(
     assert re.search(rf"^WORLD_SIZE={TASKS}$", (run_dir / "logs" / "log.txt").read_text(), re.M)
 
 
-@pytest.mark.slow
 def test_signalled_sbatch_job_checkpoints_requeues_and_resumes_at_that_step(
     slurm: LocalSlurm, synthetic_root: Path, tmp_path: Path
 ) -> None:
@@ -122,7 +121,6 @@ def test_signalled_sbatch_job_checkpoints_requeues_and_resumes_at_that_step(
     assert list(read_step_losses(run_dir / "tensorboard").step) == list(range(STEPS_PER_TASK))
 
 
-@pytest.mark.slow
 def test_submitit_job_survives_preemption_and_completes(
     slurm: LocalSlurm, synthetic_root: Path, tmp_path: Path
 ) -> None:

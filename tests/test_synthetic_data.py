@@ -158,6 +158,7 @@ def test_reappear_makes_every_object_vanish_and_come_back(tmp_path: Path) -> Non
             assert gone.any() and gone.sum() >= 3, (video.name, object_id, visible)
 
 
+@pytest.mark.slow
 def test_styles_are_deterministic_and_differ(tmp_path: Path) -> None:
     digests = {}
     for style in STYLES:

@@ -26,6 +26,8 @@ from helpers import (
 from training_ext.devices import available_cores
 from training_ext.runs.tensorboard_logs import read_tensorboard_series
 
+pytestmark = pytest.mark.slow  # trains, or runs many commands: not in the quick subset
+
 
 def test_one_epoch_writes_checkpoint_logs_and_loss_curve(demo_run: Path) -> None:
     checkpoint = last_checkpoint(demo_run)

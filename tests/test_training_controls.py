@@ -16,6 +16,8 @@ from training_ext.config import compose_config, initialize_hydra
 from training_ext.model.losses import MultiStepMultiMasksIousAndTemporal, temporal_consistency
 from training_ext.model.prompted import ClickPromptSAM2Train
 
+pytestmark = pytest.mark.slow  # trains, or runs many commands: not in the quick subset
+
 MEMORY_MODULES = ("memory_attention", "memory_encoder")
 TESTS = Path(__file__).parent
 

@@ -90,7 +90,9 @@ def check_davis_files(
     RGB masks, ids > 255, sizes. Without ``progress`` no tqdm is made (its multiprocessing lock
     would fix the start method that the stock launcher sets next)."""
     problems = []
-    for name in tqdm(names, desc="checking videos", unit="video") if progress else names:
+    for name in (
+        tqdm(names, desc="checking videos", unit="video", disable=None) if progress else names
+    ):
         problems += _davis_video_problems(
             Path(img_folder) / name, Path(gt_folder) / name, name, first_frame_only
         )
