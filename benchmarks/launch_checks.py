@@ -2,8 +2,9 @@
 
 .venv/bin/python benchmarks/launch_checks.py [--coco-frames 100000] [--davis-videos 2000]
 
-Two training sets, made in a temporary folder with real files (one 480x854 JPEG and one palette
-PNG, hard-linked to every frame, so the sets are large on the file system but quick to make):
+Two training sets, made in a temporary folder with real files (a 480x854 JPEG and a palette PNG
+copied once per video and hard-linked to its frames, so the sets are large on the file system but
+quick to make):
 
 1. COCO-video JSON of ``--coco-frames`` frames (100 per video, two RLE objects per frame), with
    ``dataset=coco_video``;
@@ -21,6 +22,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -64,9 +66,10 @@ def main() -> None:
 
 
 def _frame_files(root: Path) -> tuple[Path, Path]:
-    rng = np.random.default_rng(0)
-    frame, mask = root / "frame.jpg", root / "mask.png"
-    Image.fromarray(rng.integers(0, 255, (480, 854, 3), dtype=np.uint8)).save(frame)
+    (root / "sources").mkdir()
+    frame, mask = root / "sources" / "frame.jpg", root / "sources" / "mask.png"
+    gradient = np.linspace(0, 255, 854, dtype=np.uint8)[None, :, None]
+    Image.fromarray(np.broadcast_to(gradient, (480, 854, 3)).copy()).save(frame)
     ids = np.zeros((480, 854), np.uint8)
     ids[100:300, 200:500] = 1
     write_palette_mask(mask, ids)
@@ -77,9 +80,7 @@ def _coco_video_set(root: Path, frames: int, frame: Path) -> list[str]:
     data = coco_video_json(frames)
     images = root / "coco_images"
     for image in data["images"]:
-        path = images / image["file_name"]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        os.link(frame, path)
+        _place(frame, images / image["file_name"])
     annotations = root / "train.json"
     annotations.write_text(json.dumps(data))
     return ["dataset=coco_video", f"dataset.json={annotations}", f"dataset.image_root={images}"]
@@ -89,10 +90,23 @@ def _davis_set(root: Path, videos: int, frame: Path, mask: Path) -> list[str]:
     davis = root / "davis"
     for video in range(videos):
         for folder, source, suffix in (("JPEGImages", frame, "jpg"), ("Annotations", mask, "png")):
-            (davis / folder / f"{video:05d}").mkdir(parents=True)
             for t in range(FRAMES_PER_DAVIS_VIDEO):
-                os.link(source, davis / folder / f"{video:05d}" / f"{t:05d}.{suffix}")
+                _place(source, davis / folder / f"{video:05d}" / f"{t:05d}.{suffix}")
+    (davis / "ImageSets").mkdir()
+    names = "\n".join(f"{video:05d}" for video in range(videos))
+    (davis / "ImageSets" / "train.txt").write_text(names + "\n")
     return [f"dataset.root={davis}"]
+
+
+def _place(source: Path, path: Path) -> None:
+    """A copy of ``source`` per folder, hard-linked to the folder's other files (a file system
+    allows only so many links to one file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    copy = source.parent / "copies" / f"{path.parent.name}{source.suffix}"
+    if not copy.exists():
+        copy.parent.mkdir(exist_ok=True)
+        shutil.copyfile(source, copy)
+    os.link(copy, path)
 
 
 def _overrides(dataset: list[str], run_dir: Path | None = None) -> list[str]:
