@@ -59,9 +59,9 @@ def main() -> None:
             ),
         }
         print(f"{'training set':42s} {'checks':>8s} {'first step':>11s} {'ratio':>7s}")
-        for name, overrides in sets.items():
+        for number, (name, overrides) in enumerate(sets.items()):
             checks = _time_checks(overrides)
-            first_step = _time_to_first_step(overrides, root / "runs" / str(len(name)))
+            first_step = _time_to_first_step(overrides, root / "runs" / str(number))
             print(f"{name:42s} {checks:7.2f}s {first_step:10.2f}s {checks / first_step:6.1%}")
 
 

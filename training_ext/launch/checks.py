@@ -198,11 +198,16 @@ def _check_numbers(cfg: DictConfig) -> None:
         )
 
 
+def _nearest_existing(folder: Path) -> Path:
+    """``folder``, or its closest parent that exists (where it would be created)."""
+    return next(p for p in (folder, *folder.parents) if p.exists())
+
+
 def _check_run_folder_writable(cfg: DictConfig) -> None:
     if OmegaConf.select(cfg, "launcher.experiment_log_dir") is None:
         return  # set by sam2-train from the config name before it validates
     folder = Path(cfg.launcher.experiment_log_dir).absolute()
-    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    existing = _nearest_existing(folder)
     try:  # a real write: permission bits say nothing to root, or on /proc and read-only mounts
         tempfile.TemporaryDirectory(dir=existing).cleanup()
     except OSError:
@@ -231,7 +236,7 @@ def _low_disk_space(cfg: DictConfig, model: Callable[[], torch.nn.Module]) -> st
     if OmegaConf.select(cfg, "launcher.experiment_log_dir") is None:
         return None
     folder = Path(cfg.trainer.checkpoint.save_dir).absolute()
-    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    existing = _nearest_existing(folder)
     free = shutil.disk_usage(existing).free
     per_parameter = _CHECKPOINT_BYTES_PER_PARAMETER * _CHECKPOINTS_TO_FIT
     if free >= per_parameter * _LARGEST_MODEL_PARAMETERS:

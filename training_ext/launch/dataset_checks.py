@@ -19,7 +19,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from training_ext.data.adapters.davis_folder import CheckedPNGRawDataset
 from training_ext.data.adapters.file_checks import check_davis_files, check_first_frames
-from training_ext.data.adapters.indexed import DatasetIndex, IndexedRawDataset
+from training_ext.data.adapters.indexed import IndexedRawDataset
 from training_ext.data.adapters.problems import InvalidDatasetError, Problem
 from training_ext.errors import UserError
 
@@ -54,7 +54,7 @@ def _check_first_frames(dataset: object, section: str) -> None:
             dataset.img_folder, dataset.gt_folder, _sample(names), False, first_frame_only=True
         )
     elif isinstance(dataset, IndexedRawDataset):
-        problems = check_first_frames(DatasetIndex("", _sample(dataset.videos), []))
+        problems = check_first_frames(_sample(dataset.videos))
     errors = [problem for problem in problems if not problem.warning]
     if errors:
         more = f" ({len(errors)} videos in the sample)" if len(errors) > 1 else ""

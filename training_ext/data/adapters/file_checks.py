@@ -99,12 +99,10 @@ def check_davis_files(
     return problems
 
 
-def check_first_frames(index: DatasetIndex) -> list[Problem]:
-    """The first frame of each video of ``index``: present, decodable, of the declared size."""
+def check_first_frames(videos: list[VideoRecord]) -> list[Problem]:
+    """The first frame of each of ``videos``: present, decodable, of the declared size."""
     return [
-        problem
-        for record in index.videos
-        for problem in _frame_problems(record, first_frame_only=True)
+        problem for record in videos for problem in _frame_problems(record, first_frame_only=True)
     ]
 
 
