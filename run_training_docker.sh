@@ -17,6 +17,8 @@
 #                     a PyTorch CUDA devel image); it needs python >= 3.10 with pip, setuptools,
 #                     wheel and the torch/torchvision to train with
 #   SAM2_BUILD_CUDA   1: build sam2's CUDA extension (needs nvcc in the base); 0: without (CPU bases)
+#   SAM2_GPU_MEMORY   memory of one GPU (e.g. 80GB): sam2-train refuses a config whose estimated
+#                     peak per GPU is larger, before training starts
 set -euo pipefail
 
 fail() {
@@ -30,7 +32,7 @@ for argument in "$@"; do
     case "$argument" in
         --dry-run) dry_run=1 ;;
         -h | --help)
-            sed -n '2,19p' "$0"
+            sed -n '2,21p' "$0"
             exit 0
             ;;
         *) overrides+=("$argument") ;;
@@ -56,6 +58,7 @@ if [[ -n "${SAM2_CHECKPOINTS:-}" ]]; then
     mounts+=(-v "$(realpath "$SAM2_CHECKPOINTS"):/checkpoints:ro")
     environment+=(-e SAM2_CHECKPOINTS=/checkpoints)
 fi
+[[ -z "${SAM2_GPU_MEMORY:-}" ]] || environment+=(-e "SAM2_GPU_MEMORY=$SAM2_GPU_MEMORY")
 if [[ "$config" == *.yaml || "$config" == *.yml ]]; then
     [[ -f "$config" && -r "$config" ]] || fail "SAM2_CONFIG=$config is not a readable file"
     mounts+=(-v "$(realpath "$(dirname "$config")"):/configs:ro")

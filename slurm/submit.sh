@@ -11,6 +11,8 @@
 #   CPUS_PER_TASK [10]   TIME [24:00:00]                PARTITION, ACCOUNT, QOS: passed to sbatch
 #   SBATCH_EXTRA         more sbatch flags, space-separated
 #   SAM2_TRAIN [sam2-train]  checks the config first (`sam2-train --check`); required
+#   SAM2_GPU_MEMORY      memory of one GPU (e.g. 80GB): refuse a config whose estimated peak per
+#                        GPU is larger (`sam2-train --estimate-memory`), before queueing
 # --dry-run checks everything, then prints the sbatch command instead of running it (no sbatch
 # needed).
 set -euo pipefail

@@ -352,6 +352,8 @@ CASES = [
     Case("export: out exists", command("sam2-export", "--run", "{run}", "--out", "{tmp}/taken", prepare=occupied("taken")), ("already exists",)),
     # the launchers
     Case("submit.sh: misspelled config", command("/usr/bin/env", "SAM2_CONFIG=demoo", "SAM2_DATASET={synthetic}", SUBMIT, "--dry-run"), ("demoo",)),
+    Case("submit.sh: config too big for the GPUs", command("/usr/bin/env", "SAM2_GPU_MEMORY=0.01", "SAM2_DATASET={synthetic}", SUBMIT, "--dry-run"), ("demo needs ~", "biggest lever")),
+    Case("train: GPU memory not a size", command("sam2-train", "-c", "demo", "--estimate-memory", "--gpu-memory", "big"), ("--gpu-memory 'big'",)),
     Case("submit.sh: NUM_GPUS not a number", command("/usr/bin/env", "NUM_GPUS=eight", "SAM2_DATASET={synthetic}", SUBMIT, "--dry-run"), ("NUM_GPUS='eight'",)),
     Case("docker: misspelled config", command("/usr/bin/env", "SAM2_CONFIG=demoo", "SAM2_DATASET={synthetic}", DOCKER, "--dry-run"), ("demoo",)),
     Case("docker: dataset not a folder", command("/usr/bin/env", "SAM2_DATASET={model}", DOCKER, "--dry-run"), ("is not a directory",)),

@@ -142,11 +142,13 @@ def test_dry_run_prints_the_command_and_runs_nothing(docker_stub, synthetic_root
         "NUM_GPUS": "0",
         "IMAGE_MISSING": "0",
         "SAM2_OUTPUT": str(tmp_path / "out"),
+        "SAM2_GPU_MEMORY": "24GB",
     }
     result = launch("--dry-run", "trainer.max_epochs=2", env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     printed = result.stdout.strip().splitlines()
     assert len(printed) == 1 and printed[0].startswith("docker run --rm --ipc=host")
+    assert "-e SAM2_GPU_MEMORY=24GB" in printed[0]  # sam2-train in the container checks the fit
     assert "--gpus" not in printed[0]
     assert "--num-gpus 1 trainer.accelerator=cpu" in printed[0]
     assert printed[0].endswith("trainer.max_epochs=2")

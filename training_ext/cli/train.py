@@ -6,6 +6,7 @@ stock ``training.train.main`` (local spawn and submitit paths stay stock)::
     sam2-train -c demo scratch.base_lr=1e-4 launcher.experiment_log_dir=/tmp/run
     sam2-train -c sam2.1_hiera_t_finetune --num-gpus 8 dataset.root=/data/MOSE/train
     sam2-train -c demo --cfg job          # print the composed config and exit
+    sam2-train -c sam2.1_hiera_b+_finetune --estimate-memory --gpu-memory 80GB
     torchrun --nproc-per-node 4 -m training_ext.cli.train -c demo --external-launcher
 """
 
@@ -31,6 +32,8 @@ from training_ext.launch.checks import validate_training_config
 from training_ext.launch.external import require_process_environment, run_this_process
 from training_ext.launch.run_lock import lock_run_folder
 from training_ext.launch.stock import hand_to_stock_launcher
+from training_ext.memory_estimate.estimate import estimate_training_memory
+from training_ext.memory_estimate.report import check_fits, describe, gpu_memory_bytes
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,6 +70,19 @@ def build_parser() -> argparse.ArgumentParser:
         "what job scripts run before queueing",
     )
     parser.add_argument(
+        "--estimate-memory",
+        action="store_true",
+        help="print the estimated peak GPU memory of one training step and exit (runs the "
+        "model on fake tensors: no GPU needed)",
+    )
+    parser.add_argument(
+        "--gpu-memory",
+        metavar="SIZE",
+        default=os.environ.get("SAM2_GPU_MEMORY") or None,
+        help="memory of one GPU (80GB, 24GB, auto: this machine's): refuse to launch or pass "
+        "--check when the estimated peak is larger (default: $SAM2_GPU_MEMORY)",
+    )
+    parser.add_argument(
         "--external-launcher",
         action="store_true",
         help="this process was started by torchrun or srun: train as $RANK of $WORLD_SIZE",
@@ -101,8 +117,17 @@ def run(args: argparse.Namespace) -> None:
     if args.cfg == "job":
         print(OmegaConf.to_yaml(cfg))
         return
+    gpu_bytes = gpu_memory_bytes(args.gpu_memory) if args.gpu_memory else None
+    if args.estimate_memory:
+        estimate = estimate_training_memory(cfg)
+        print("\n".join(describe(args.config, estimate)))
+        if gpu_bytes:
+            print(check_fits(args.config, estimate, gpu_bytes))
+        return
     if args.check:
         warn(validate_training_config(cfg, runs_here=False))  # devices are those of the job
+        if gpu_bytes:
+            print(check_fits(args.config, estimate_training_memory(cfg), gpu_bytes))
         print(
             f"sam2-train: {args.config} is valid; run directory {cfg.launcher.experiment_log_dir}"
         )
@@ -117,6 +142,8 @@ def run(args: argparse.Namespace) -> None:
         return
     runs_here = not cfg.submitit.use_cluster
     warn(validate_training_config(cfg, runs_here=runs_here))
+    if gpu_bytes:
+        print(check_fits(args.config, estimate_training_memory(cfg), gpu_bytes))
     if runs_here:  # a submitit job runs elsewhere, after this process has ended
         lock_run_folder(Path(cfg.launcher.experiment_log_dir))
     hand_to_stock_launcher(cfg)
