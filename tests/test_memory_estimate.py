@@ -14,7 +14,10 @@ from helpers import assert_one_line_error, check_ok, run_command
 from torch._subclasses.fake_tensor import FakeTensorMode
 
 from training_ext.config import compose_config, initialize_hydra
-from training_ext.memory_estimate.estimate import estimate_training_memory
+from training_ext.memory_estimate.estimate import (
+    estimate_training_memory,
+    measure_training_memory,
+)
 from training_ext.memory_estimate.gpu_kernels import cuda_like_step
 from training_ext.memory_estimate.report import GiB, gpu_memory_bytes
 from training_ext.memory_estimate.tracker import (
@@ -89,6 +92,14 @@ def test_demo_estimate_adds_up(configs):
     assert adam_bytes <= step.peak.by_category[OPTIMIZER] < 1.2 * adam_bytes
     assert step.peak.by_category[ACTIVATIONS] > step.peak.total / 2
     assert set(step.activations_by_module) >= {"image_encoder", "memory_attention"}
+
+
+def test_fake_step_counts_what_the_real_step_allocates(configs):
+    """Same config, fp32 and CPU kernels: fake tensors and a real CPU step hold the same bytes."""
+    cfg = configs("demo", "trainer.model.image_size=64", "scratch.num_frames=3")
+    fake = estimate_training_memory(cfg, kernels="cpu").worst.peak
+    real = measure_training_memory(cfg).worst.peak
+    assert fake.total == real.total and fake.by_category == real.by_category
 
 
 @pytest.mark.slow

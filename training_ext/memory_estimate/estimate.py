@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
 import torch
@@ -14,7 +16,7 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 from training.trainer import CORE_LOSS_KEY
 from training.utils.train_utils import get_amp_type
 
-from training_ext.memory_estimate.fake_model import build_fake_model, fake_batch
+from training_ext.memory_estimate.fake_model import build_training_model, make_fake, training_batch
 from training_ext.memory_estimate.gpu_kernels import cuda_like_step
 from training_ext.memory_estimate.tracker import (
     ACTIVATIONS,
@@ -61,13 +63,14 @@ class Prompting:
 
     name: str
     clicks: bool
+    frames_to_correct: int
 
-    def apply(self, model: nn.Module, frames_to_correct: int) -> None:
+    def apply(self, model: nn.Module) -> None:
         model.prob_to_use_pt_input_for_train = 1.0 if self.clicks else 0.0
         model.prob_to_use_box_input_for_train = 0.0
         model.num_init_cond_frames_for_train = 1  # the fewest prompted frames: most tracking
         model.rand_init_cond_frames_for_train = False
-        model.num_frames_to_correct_for_train = frames_to_correct  # the most correction rounds
+        model.num_frames_to_correct_for_train = self.frames_to_correct  # most correction rounds
         model.rand_frames_to_correct_for_train = False
 
 
@@ -98,36 +101,74 @@ class MemoryEstimate:
 def promptings(cfg: DictConfig, shapes: StepShapes) -> list[Prompting]:
     """The prompt outcomes this config can draw (clicks always on one-frame clips)."""
     click_probability = float(cfg.trainer.model.get("prob_to_use_pt_input_for_train", 0.0))
-    frames_to_correct = int(cfg.trainer.model.get("num_frames_to_correct_for_train", 1))
-    clicks = Prompting(
-        f"clicks, corrected on {min(frames_to_correct, shapes.frames)} frame(s)", True
-    )
-    masks = Prompting("mask prompts", False)
+    corrected = min(int(cfg.trainer.model.get("num_frames_to_correct_for_train", 1)), shapes.frames)
+    clicks = Prompting(f"clicks, corrected on {corrected} frame(s)", True, corrected)
+    masks = Prompting("mask prompts", False, corrected)
     if shapes.frames == 1 or click_probability >= 1.0:
         return [clicks]
     return [masks] if click_probability <= 0.0 else [masks, clicks]
 
 
-def estimate_training_memory(cfg: DictConfig) -> MemoryEstimate:
-    """Peak memory of one steady-state training step of ``cfg`` per GPU, without a GPU."""
+def estimate_training_memory(cfg: DictConfig, kernels: str = "cuda") -> MemoryEstimate:
+    """Peak memory of one steady-state training step of ``cfg`` per GPU, without a GPU.
+
+    ``kernels="cuda"``: what a GPU keeps (flash attention, CUDA autocast); ``"cpu"``: the step as
+    the CPU trainer runs it (fp32, CPU attention), to compare with ``measure_training_memory``.
+    """
+    fake_mode = FakeTensorMode()
+    return _one_step_per_prompting(
+        cfg, make_fake(build_training_model(cfg), fake_mode), fake_mode, kernels
+    )
+
+
+def measure_training_memory(
+    cfg: DictConfig,
+    device: str = "cpu",
+    around_step: Callable[[], AbstractContextManager] = nullcontext,
+) -> MemoryEstimate:
+    """The same steps on real tensors of ``device`` (calibration: the estimate against a run).
+
+    On ``cuda`` the step runs under real autocast; ``around_step`` can read the allocator.
+    """
+    model = build_training_model(cfg).to(device)
+    kernels = "real cuda" if device == "cuda" else "cpu"
+    return _one_step_per_prompting(cfg, model, torch.device(device), kernels, around_step)
+
+
+def _kernels(kernels: str, amp_dtype: torch.dtype | None) -> AbstractContextManager:
+    if kernels == "cuda":
+        return cuda_like_step(amp_dtype)
+    if kernels == "real cuda" and amp_dtype is not None:
+        return torch.autocast("cuda", dtype=amp_dtype)
+    return nullcontext()
+
+
+def _one_step_per_prompting(
+    cfg: DictConfig,
+    model: nn.Module,
+    tensor_mode: AbstractContextManager,
+    kernels: str,
+    around_step: Callable[[], AbstractContextManager] = nullcontext,
+) -> MemoryEstimate:
     start = time.monotonic()
     shapes = StepShapes.from_config(cfg)
-    fake_mode = FakeTensorMode()
-    model = build_fake_model(cfg, fake_mode)
     trainable = [p for p in model.parameters() if p.requires_grad]
     loss_fn = instantiate(cfg.trainer.loss.all)
-    frames_to_correct = int(cfg.trainer.model.get("num_frames_to_correct_for_train", 1))
-    with fake_mode:
+    with tensor_mode:
         optimizer = _steady_state_optimizer(cfg, trainable, shapes.accumulate_grad_batches)
-        batch = fake_batch(
+        batch = training_batch(
             shapes.frames, shapes.videos_per_gpu, shapes.objects_per_video, shapes.resolution
         )
     steps = []
     for prompting in promptings(cfg, shapes):
-        prompting.apply(model, min(frames_to_correct, shapes.frames))
-        steps.append(
-            _tracked_step(fake_mode, model, optimizer, loss_fn, batch, shapes, prompting.name)
-        )
+        prompting.apply(model)
+        step_kernels = _kernels(kernels, shapes.amp_dtype)
+        with tensor_mode, around_step():
+            steps.append(
+                _tracked_step(
+                    model, optimizer, loss_fn, batch, shapes, prompting.name, step_kernels
+                )
+            )
     return MemoryEstimate(
         shapes=shapes,
         parameters=sum(p.numel() for p in model.parameters()),
@@ -154,13 +195,13 @@ def _steady_state_optimizer(
 
 
 def _tracked_step(
-    fake_mode: FakeTensorMode,
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
     loss_fn: nn.Module,
     batch: object,
     shapes: StepShapes,
     prompting: str,
+    kernels: AbstractContextManager,
 ) -> StepEstimate:
     tracker = MemoryTracker()
     tracker.add_existing([*model.parameters(), *model.buffers()], PARAMETERS)
@@ -176,9 +217,9 @@ def _tracked_step(
     ]
     trainable = [p for p in model.parameters() if p.requires_grad]
     try:
-        with fake_mode, tracker:
+        with tracker:
             tracker.enter_phase("forward", ACTIVATIONS)
-            with cuda_like_step(shapes.amp_dtype):
+            with kernels:
                 loss = loss_fn(model(batch), batch.masks)[CORE_LOSS_KEY]
             tracker.enter_phase("backward", TEMPORARIES)
             loss.backward()

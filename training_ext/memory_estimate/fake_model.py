@@ -1,4 +1,4 @@
-"""The config's ``SAM2Train`` and one batch of its shapes, as fake tensors."""
+"""The config's ``SAM2Train`` and one batch of its shapes, real or as fake tensors."""
 
 from __future__ import annotations
 
@@ -12,16 +12,21 @@ from training.utils.data_utils import BatchedVideoDatapoint, BatchedVideoMetaDat
 from training_ext.trainer.trainable_modules import freeze_all_but
 
 
-def build_fake_model(cfg: DictConfig, fake_mode: FakeTensorMode) -> nn.Module:
-    """``trainer.model`` built for real (Hiera's init needs real tensors), then made fake.
-
-    Weights are random: the estimate needs shapes only, so no checkpoint is read. Parameters of
-    modules outside ``trainer.trainable_modules`` are frozen as in training.
-    """
+def build_training_model(cfg: DictConfig) -> nn.Module:
+    """``trainer.model`` with random weights (no checkpoint is read: shapes are what count),
+    modules outside ``trainer.trainable_modules`` frozen as in training."""
     model = instantiate(cfg.trainer.model, _convert_="all")
     trainable = cfg.trainer.get("trainable_modules")
     if trainable:
         freeze_all_but(model, list(trainable))
+    return model.train()
+
+
+def make_fake(model: nn.Module, fake_mode: FakeTensorMode) -> nn.Module:
+    """Swap every parameter, buffer and tensor attribute for a fake tensor of its shape.
+
+    Built for real first: Hiera's constructor calls ``.item()``, which fake tensors cannot.
+    """
     for module in model.modules():
         for name, parameter in module._parameters.items():
             if parameter is not None:
@@ -33,20 +38,20 @@ def build_fake_model(cfg: DictConfig, fake_mode: FakeTensorMode) -> nn.Module:
         for name, value in vars(module).items():  # e.g. RoPEAttention.freqs_cis, a plain attribute
             if isinstance(value, torch.Tensor) and not name.startswith("_"):
                 setattr(module, name, fake_mode.from_tensor(value))
-    return model.train()
+    return model
 
 
-def fake_batch(
+def training_batch(
     frames: int, videos: int, objects_per_video: int, resolution: int
 ) -> BatchedVideoDatapoint:
-    """A collated training batch (call inside the fake mode): every video has every object."""
+    """A collated training batch of blank frames in which every video has every object."""
     objects = videos * objects_per_video
     video_of_object = torch.arange(objects) // objects_per_video
     obj_to_frame_idx = torch.stack(
         [torch.stack([torch.full((objects,), t), video_of_object], dim=-1) for t in range(frames)]
     ).int()
     return BatchedVideoDatapoint(
-        img_batch=torch.empty(frames, videos, 3, resolution, resolution),
+        img_batch=torch.zeros(frames, videos, 3, resolution, resolution),
         obj_to_frame_idx=obj_to_frame_idx,
         masks=torch.zeros(frames, objects, resolution, resolution, dtype=torch.bool),
         metadata=BatchedVideoMetaData(
