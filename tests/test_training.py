@@ -70,6 +70,29 @@ def test_rerun_resumes_from_the_checkpoint(
     assert changed, "the second epoch must keep training the resumed weights"
 
 
+def test_rerun_of_a_finished_run_trains_nothing_and_says_so(
+    demo_run: Path, synthetic_root: Path, tmp_path: Path
+) -> None:
+    run_dir = copy_run(demo_run, tmp_path / "run")
+    outputs = [run_dir / "checkpoints" / name for name in ("checkpoint.pt", "best.pt")]
+    before = [path.stat().st_mtime_ns for path in outputs]
+    log_size = (run_dir / "logs" / "log.txt").stat().st_size
+    result = check_ok(
+        run_command(
+            "sam2-train",
+            "-c",
+            "demo_scratch",
+            f"dataset.root={synthetic_root}",
+            f"launcher.experiment_log_dir={run_dir}",
+            *FAST_OVERRIDES,
+        )
+    )
+    assert f"{run_dir} has finished its 1 epochs" in result.stdout
+    assert "scratch.num_epochs" in result.stdout
+    assert [path.stat().st_mtime_ns for path in outputs] == before  # best.pt not rewritten
+    assert (run_dir / "logs" / "log.txt").stat().st_size == log_size  # no rank started
+
+
 def test_two_cpu_ranks_split_data_and_threads(synthetic_root: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "two_ranks"
     check_ok(

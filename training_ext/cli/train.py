@@ -30,6 +30,7 @@ from training_ext.devices import resolve_accelerator
 from training_ext.errors import UserError
 from training_ext.launch.checks import validate_training_config
 from training_ext.launch.external import require_process_environment, run_this_process
+from training_ext.launch.finished_run import finished_run_message
 from training_ext.launch.run_lock import lock_run_folder
 from training_ext.launch.stock import hand_to_stock_launcher
 from training_ext.memory_estimate.estimate import estimate_training_memory
@@ -135,13 +136,22 @@ def run(args: argparse.Namespace) -> None:
         return
     if args.external_launcher:
         warnings = validate_training_config(cfg, runs_here=False)  # devices: one per process
+        finished = finished_run_message(cfg)
         if os.environ.get("RANK", "0") == "0":
             warn(warnings)
+            if finished:
+                print(f"sam2-train: {finished}")
+        if finished:
+            return
         resolve_accelerator(OmegaConf.select(cfg, "trainer.accelerator", default="auto"))
         run_this_process(cfg)
         return
     runs_here = not cfg.submitit.use_cluster
     warn(validate_training_config(cfg, runs_here=runs_here))
+    finished = finished_run_message(cfg)
+    if finished:
+        print(f"sam2-train: {finished}")
+        return
     if gpu_bytes:
         print(check_fits(args.config, estimate_training_memory(cfg), gpu_bytes))
     if runs_here:  # a submitit job runs elsewhere, after this process has ended
