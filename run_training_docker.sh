@@ -54,10 +54,14 @@ fi
 
 mounts=(-v "$(realpath "$SAM2_DATASET"):/data:ro")
 environment=(-e SAM2_DATASET=/data -e HOME=/tmp)
+# sam2-train names these host folders, not /output, /data, /checkpoints, in what it prints
+host_paths="/output=$output;/data=$(realpath "$SAM2_DATASET")"
 if [[ -n "${SAM2_CHECKPOINTS:-}" ]]; then
     mounts+=(-v "$(realpath "$SAM2_CHECKPOINTS"):/checkpoints:ro")
     environment+=(-e SAM2_CHECKPOINTS=/checkpoints)
+    host_paths+=";/checkpoints=$(realpath "$SAM2_CHECKPOINTS")"
 fi
+environment+=(-e "SAM2_HOST_PATHS=$host_paths")
 [[ -z "${SAM2_GPU_MEMORY:-}" ]] || environment+=(-e "SAM2_GPU_MEMORY=$SAM2_GPU_MEMORY")
 if [[ "$config" == *.yaml || "$config" == *.yml ]]; then
     [[ -f "$config" && -r "$config" ]] || fail "SAM2_CONFIG=$config is not a readable file"

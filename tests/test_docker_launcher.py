@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import assert_one_line_error
+from helpers import assert_one_line_error, run_command
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "run_training_docker.sh"
@@ -149,6 +149,8 @@ def test_dry_run_prints_the_command_and_runs_nothing(docker_stub, synthetic_root
     printed = result.stdout.strip().splitlines()
     assert len(printed) == 1 and printed[0].startswith("docker run --rm --ipc=host")
     assert "-e SAM2_GPU_MEMORY=24GB" in printed[0]  # sam2-train in the container checks the fit
+    host_paths = f"SAM2_HOST_PATHS=/output={tmp_path / 'out'}\\;/data={synthetic_root}"
+    assert host_paths in printed[0]  # printed paths are the host's
     assert "--gpus" not in printed[0]
     assert "--num-gpus 1 trainer.accelerator=cpu" in printed[0]
     assert printed[0].endswith("trainer.max_epochs=2")
@@ -214,3 +216,11 @@ def test_no_docker_on_path(synthetic_root: Path, tmp_path: Path) -> None:
         (tools / tool).symlink_to(shutil.which(tool))
     env = {"PATH": str(tools), "SAM2_DATASET": str(synthetic_root)}
     assert_one_line_error(launch(env=env, cwd=tmp_path), "docker is not on PATH")
+
+
+def test_sam2_train_in_the_container_names_host_paths(tmp_path: Path) -> None:
+    """What run_training_docker.sh sets up: sam2-train's messages name the host folders."""
+    env = {"SAM2_HOST_PATHS": f"/output={tmp_path}/runs;/data={tmp_path}/MOSE"}
+    result = run_command("sam2-train", "-c", "demo", "--check", "dataset.root=/data/train", env=env)
+    line = assert_one_line_error(result, f"{tmp_path}/MOSE/train")
+    assert "/data/train" not in line

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 from collections.abc import Callable
 from typing import NoReturn
@@ -32,6 +34,19 @@ def exit_code(prog: str, command: Callable[[], object]) -> int:
     try:
         command()
     except UserError as error:
-        print(f"{prog}: error: {error}", file=sys.stderr)
+        print(f"{prog}: error: {on_host(str(error))}", file=sys.stderr)
         return getattr(error, "exit_code", 2)
     return 0
+
+
+def on_host(text: str) -> str:
+    """``text`` with container paths replaced by the host folders mounted there.
+
+    ``$SAM2_HOST_PATHS`` (set by run_training_docker.sh) lists ``container=host`` pairs separated
+    by ``;``, e.g. ``/output=/home/me/sam2_logs;/data=/srv/MOSE``.
+    """
+    for pair in filter(None, os.environ.get("SAM2_HOST_PATHS", "").split(";")):
+        container, _, host = pair.partition("=")
+        if container and host:
+            text = re.sub(rf"(?<![\w/]){re.escape(container)}(?![\w.-])", host, text)
+    return text

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from training_ext.cli.common import ArgumentParser, exit_code
+from training_ext.cli.common import ArgumentParser, exit_code, on_host
 from training_ext.config import (
     available_configs,
     compose_config,
@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> None:
         if os.environ.get("RANK", "0") == "0":
             warn(warnings)
             if finished:
-                print(f"sam2-train: {finished}")
+                print(f"sam2-train: {on_host(finished)}")
         if finished:
             return
         resolve_accelerator(OmegaConf.select(cfg, "trainer.accelerator", default="auto"))
@@ -150,7 +150,7 @@ def run(args: argparse.Namespace) -> None:
     warn(validate_training_config(cfg, runs_here=runs_here))
     finished = finished_run_message(cfg)
     if finished:
-        print(f"sam2-train: {finished}")
+        print(f"sam2-train: {on_host(finished)}")
         return
     if gpu_bytes:
         print(check_fits(args.config, estimate_training_memory(cfg), gpu_bytes))
@@ -205,10 +205,13 @@ def report_outputs(log_dir: Path) -> None:
     checkpoint = log_dir / "checkpoints" / "checkpoint.pt"
     curve = plot_loss_curve(log_dir / "tensorboard", log_dir / "loss_curve.png")
     print("\nsam2-train: done")
-    print(f"  checkpoint   {checkpoint if checkpoint.is_file() else '(none written)'}")
-    print(f"  tensorboard  tensorboard --logdir {log_dir / 'tensorboard'}")
-    print(f"  loss curve   {curve or '(no step losses logged)'}")
-    print(f"  logs         {log_dir / 'logs' / 'log.txt'}")
+    for label, value in (
+        ("checkpoint ", checkpoint if checkpoint.is_file() else "(none written)"),
+        ("tensorboard", f"tensorboard --logdir {log_dir / 'tensorboard'}"),
+        ("loss curve ", curve or "(no step losses logged)"),
+        ("logs       ", log_dir / "logs" / "log.txt"),
+    ):
+        print(f"  {label}  {on_host(str(value))}")
 
 
 if __name__ == "__main__":
