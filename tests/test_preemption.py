@@ -13,6 +13,7 @@ import torch
 from helpers import (
     BIN,
     FAST_OVERRIDES,
+    STEP_LINE,
     STEPS_PER_EPOCH,
     assert_one_line_error,
     check_ok,
@@ -65,9 +66,10 @@ def test_stop_signal_checkpoints_mid_epoch_and_resume_matches_uninterrupted_run(
 
     resumed = subprocess.run(command, capture_output=True, text=True, timeout=600)
     check_ok(resumed)
-    assert f"Resuming epoch 0 after its first {progress['batches_done']} batches" in (
-        (run_dir / "logs" / "log.txt").read_text()
-    )
+    log = (run_dir / "logs" / "log.txt").read_text()
+    assert f"Resuming epoch 0 after its first {progress['batches_done']} batches" in log
+    # the progress lines go on counting where the stopped run left off: each batch once
+    assert sorted(int(index) for index in STEP_LINE.findall(log)) == list(range(STEPS_PER_EPOCH))
     final = last_checkpoint(run_dir)
     assert final["steps"]["train"] == STEPS_PER_EPOCH and final["epoch"] == 1
     assert "train_dataset" not in final

@@ -196,7 +196,9 @@ class Trainer(stock.Trainer):
         if first:
             self.optim = _ResumedEpochSchedule(optim, self, first, len(train_loader))
         try:
-            with _stock_mem_meter_replaced_by(DeviceMemMeter):
+            with _stock_names_replaced(
+                MemMeter=DeviceMemMeter, ProgressMeter=_progress_meter_counting_from(first)
+            ):
                 return super().train_epoch(loader)
         finally:
             self.optim = optim
@@ -323,11 +325,25 @@ def _prepare_cpu_process(data: Any, optim: Any, distributed: Any) -> None:
 
 
 @contextlib.contextmanager
-def _stock_mem_meter_replaced_by(meter_class: type) -> Iterator[None]:
-    """Let the stock ``train_epoch`` build ``meter_class`` where it builds its ``MemMeter``."""
-    original = stock.MemMeter
-    stock.MemMeter = meter_class
+def _stock_names_replaced(**replacements: type) -> Iterator[None]:
+    """Let the stock ``train_epoch`` build our classes where it builds its own (e.g. MemMeter)."""
+    originals = {name: getattr(stock, name) for name in replacements}
+    for name, replacement in replacements.items():
+        setattr(stock, name, replacement)
     try:
         yield
     finally:
-        stock.MemMeter = original
+        for name, original in originals.items():
+            setattr(stock, name, original)
+
+
+def _progress_meter_counting_from(first_batch: int) -> type:
+    """The stock progress line, numbering batches from where a resumed epoch starts."""
+    if not first_batch:
+        return stock.ProgressMeter
+
+    class ResumedProgressMeter(stock.ProgressMeter):
+        def display(self, batch: int, enable_print: bool = False) -> None:
+            super().display(batch + first_batch, enable_print)
+
+    return ResumedProgressMeter
