@@ -4,7 +4,8 @@
 
 SAM2.1 sizes x resolution x frames per clip x what is trained, each the worst case of the
 prompt draw (`sam2-train --estimate-memory`: fake tensors, no GPU); 3 objects, one clip per GPU,
-bf16 autocast, AdamW, as in `sam2.1_hiera_<size>_finetune`. Prints rows as they finish.
+bf16 autocast, AdamW, as in `sam2.1_hiera_<size>_finetune`. Prints rows as they finish; "—":
+the step trains nothing (memory modules on one-frame clips).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from training_ext.config import compose_config, initialize_hydra
+from training_ext.errors import UserError
 from training_ext.memory_estimate.estimate import estimate_training_memory
 
 ALL_BUT_IMAGE_ENCODER = (
@@ -61,9 +63,12 @@ def main() -> None:
                 ],
             )
             start = time.monotonic()
-            peaks.append(estimate_training_memory(cfg).worst.peak.total / GiB)
+            try:
+                peaks.append(f"{estimate_training_memory(cfg).worst.peak.total / GiB:.1f}")
+            except UserError:  # e.g. memory modules only on one-frame clips: nothing to train
+                peaks.append("—")
             seconds.append(time.monotonic() - start)
-        row = f"| {size} | {px} | {trained} | " + " | ".join(f"{gb:.1f}" for gb in peaks)
+        row = f"| {size} | {px} | {trained} | " + " | ".join(peaks)
         row += f" | {max(seconds):.0f} |"
         lines.append(row)
         args.out.write_text("\n".join(lines) + "\n")

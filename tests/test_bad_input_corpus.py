@@ -353,6 +353,7 @@ CASES = [
     # the launchers
     Case("submit.sh: misspelled config", command("/usr/bin/env", "SAM2_CONFIG=demoo", "SAM2_DATASET={synthetic}", SUBMIT, "--dry-run"), ("demoo",)),
     Case("submit.sh: config too big for the GPUs", command("/usr/bin/env", "SAM2_GPU_MEMORY=0.01", "SAM2_DATASET={synthetic}", SUBMIT, "--dry-run"), ("demo needs ~", "biggest lever")),
+    Case("train: estimate of a step that trains nothing", command("sam2-train", "-c", "demo", "--estimate-memory", "scratch.num_frames=1", "trainer.trainable_modules=[memory_attention]"), ("trains nothing", "scratch.num_frames")),
     Case("train: GPU memory not a size", command("sam2-train", "-c", "demo", "--estimate-memory", "--gpu-memory", "big"), ("--gpu-memory 'big'",)),
     Case("submit.sh: NUM_GPUS not a number", command("/usr/bin/env", "NUM_GPUS=eight", "SAM2_DATASET={synthetic}", SUBMIT, "--dry-run"), ("NUM_GPUS='eight'",)),
     Case("docker: misspelled config", command("/usr/bin/env", "SAM2_CONFIG=demoo", "SAM2_DATASET={synthetic}", DOCKER, "--dry-run"), ("demoo",)),

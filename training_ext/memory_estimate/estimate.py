@@ -16,6 +16,7 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 from training.trainer import CORE_LOSS_KEY
 from training.utils.train_utils import get_amp_type
 
+from training_ext.errors import UserError
 from training_ext.memory_estimate.fake_model import build_training_model, make_fake, training_batch
 from training_ext.memory_estimate.gpu_kernels import cuda_like_step
 from training_ext.memory_estimate.tracker import (
@@ -221,6 +222,13 @@ def _tracked_step(
             tracker.enter_phase("forward", ACTIVATIONS)
             with kernels:
                 loss = loss_fn(model(batch), batch.masks)[CORE_LOSS_KEY]
+            if not loss.requires_grad:
+                raise UserError(
+                    f"a training step of this config trains nothing: no module of "
+                    f"trainer.trainable_modules is used on clips of {shapes.frames} frame(s) "
+                    "(the stock trainer would fail in backward); train more modules or use "
+                    "longer clips (scratch.num_frames)"
+                )
             tracker.enter_phase("backward", TEMPORARIES)
             loss.backward()
             del loss
