@@ -95,18 +95,21 @@ def train_demo(
 ) -> dict:
     """`sam2-train -c demo` for one epoch with ``overrides``; returns its last checkpoint."""
     check_ok(
-        run_command(
-            "sam2-train",
-            "-c",
-            "demo_scratch",
-            f"dataset.root={synthetic_root}",
-            f"launcher.experiment_log_dir={run_dir}",
-            *FAST_OVERRIDES,
-            *overrides,
-            env=env,
-        )
+        run_command("sam2-train", *demo_training_args(synthetic_root, run_dir, *overrides), env=env)
     )
     return last_checkpoint(run_dir)
+
+
+def demo_training_args(synthetic_root: Path, run_dir: Path, *overrides: str) -> list[str]:
+    """The `sam2-train` arguments of one epoch of the demo recipe into ``run_dir``."""
+    return [
+        "-c",
+        "demo_scratch",
+        f"dataset.root={synthetic_root}",
+        f"launcher.experiment_log_dir={run_dir}",
+        *FAST_OVERRIDES,
+        *overrides,
+    ]
 
 
 def last_checkpoint(run_dir: Path) -> dict:

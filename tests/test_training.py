@@ -18,6 +18,7 @@ from helpers import (
     assert_one_line_error,
     check_ok,
     copy_run,
+    demo_training_args,
     last_checkpoint,
     run_command,
     train_demo,
@@ -77,16 +78,7 @@ def test_rerun_of_a_finished_run_trains_nothing_and_says_so(
     outputs = [run_dir / "checkpoints" / name for name in ("checkpoint.pt", "best.pt")]
     before = [path.stat().st_mtime_ns for path in outputs]
     log_size = (run_dir / "logs" / "log.txt").stat().st_size
-    result = check_ok(
-        run_command(
-            "sam2-train",
-            "-c",
-            "demo_scratch",
-            f"dataset.root={synthetic_root}",
-            f"launcher.experiment_log_dir={run_dir}",
-            *FAST_OVERRIDES,
-        )
-    )
+    result = check_ok(run_command("sam2-train", *demo_training_args(synthetic_root, run_dir)))
     assert f"{run_dir} has finished its 1 epochs" in result.stdout
     assert "scratch.num_epochs" in result.stdout
     assert [path.stat().st_mtime_ns for path in outputs] == before  # best.pt not rewritten
