@@ -28,7 +28,7 @@ from training_ext.config import (
 )
 from training_ext.devices import resolve_accelerator
 from training_ext.errors import UserError
-from training_ext.launch.checks import validate_training_config
+from training_ext.launch.checks import validate_step_config, validate_training_config
 from training_ext.launch.external import require_process_environment, run_this_process
 from training_ext.launch.finished_run import finished_run_message
 from training_ext.launch.run_lock import lock_run_folder
@@ -120,6 +120,7 @@ def run(args: argparse.Namespace) -> None:
         return
     gpu_bytes = gpu_memory_bytes(args.gpu_memory) if args.gpu_memory else None
     if args.estimate_memory:
+        validate_step_config(cfg)
         estimate = estimate_training_memory(cfg)
         print("\n".join(describe(args.config, estimate)))
         if gpu_bytes:

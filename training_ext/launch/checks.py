@@ -60,6 +60,13 @@ def validate_training_config(cfg: DictConfig, runs_here: bool = True) -> list[st
     return [warning for warning in (_low_disk_space(cfg, model),) if warning]
 
 
+def validate_step_config(cfg: DictConfig) -> None:
+    """The checks that need no data or files: what one training step's shapes are made of
+    (``--estimate-memory`` runs only these)."""
+    _check_numbers(cfg)
+    _check_train_sampler(cfg)
+
+
 def _has_key(cfg: DictConfig, key: str) -> bool:
     parent, _, leaf = key.rpartition(".")
     node = OmegaConf.select(cfg, parent, throw_on_resolution_failure=False) if parent else cfg

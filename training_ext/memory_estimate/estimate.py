@@ -9,6 +9,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
 import torch
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
@@ -154,7 +155,7 @@ def _one_step_per_prompting(
     start = time.monotonic()
     shapes = StepShapes.from_config(cfg)
     trainable = [p for p in model.parameters() if p.requires_grad]
-    loss_fn = instantiate(cfg.trainer.loss.all)
+    loss_fn = _instantiate(cfg, "trainer.loss.all")
     with tensor_mode:
         optimizer = _steady_state_optimizer(cfg, trainable, shapes.accumulate_grad_batches)
         batch = training_batch(
@@ -183,7 +184,7 @@ def _steady_state_optimizer(
     cfg: DictConfig, trainable: list[nn.Parameter], accumulate_grad_batches: int
 ) -> torch.optim.Optimizer:
     """The config's optimizer after one step, so its state exists as in every later step."""
-    optimizer = instantiate(cfg.trainer.optim.optimizer, trainable)
+    optimizer = _instantiate(cfg, "trainer.optim.optimizer", trainable)
     for group in optimizer.param_groups:
         if "foreach" in group:
             group["foreach"] = True  # what torch picks for CUDA parameters
@@ -241,6 +242,15 @@ def _tracked_step(
         for handle in handles:
             handle.remove()
     return StepEstimate(prompting, tracker.peak, dict(activations))
+
+
+def _instantiate(cfg: DictConfig, key: str, *args: object) -> object:
+    """``instantiate`` of the section at ``key``; a bad ``_target_`` is a one-line UserError."""
+    try:
+        return instantiate(OmegaConf.select(cfg, key), *args)
+    except InstantiationException as error:
+        reason = str(error).splitlines()[0].split(", set env var HYDRA_FULL_ERROR")[0]
+        raise UserError(f"{key}: {reason}: fix its _target_") from None
 
 
 def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
