@@ -81,7 +81,13 @@ def train(*args: str) -> Callable[[Place], list]:
     def argv(place: Place) -> list:
         fields = _fields(place, args)
         root = fields.get("data", place.synthetic)
-        return ["sam2-train", "-c", "demo", "--check", f"dataset.root={root}"] + [
+        # a run folder of its own: ./sam2_logs/demo may hold a `make demo` run with a checkpoint
+        run = (
+            []
+            if any(a.startswith("launcher.experiment_log_dir=") for a in args)
+            else [f"launcher.experiment_log_dir={place.tmp}/run"]
+        )
+        return ["sam2-train", "-c", "demo", "--check", f"dataset.root={root}", *run] + [
             arg.format(**fields) for arg in args
         ]
 
@@ -354,6 +360,8 @@ CASES = [
     Case("submit.sh: misspelled config", command("/usr/bin/env", "SAM2_CONFIG=demoo", "SAM2_DATASET={synthetic}", SUBMIT, "--dry-run"), ("demoo",)),
     Case("submit.sh: config too big for the GPUs", command("/usr/bin/env", "SAM2_GPU_MEMORY=0.01", "SAM2_DATASET={synthetic}", SUBMIT, "--dry-run"), ("demo needs ~", "biggest lever")),
     Case("train: estimate of a step that trains nothing", command("sam2-train", "-c", "demo", "--estimate-memory", "scratch.num_frames=1", "trainer.trainable_modules=[memory_attention]"), ("trains nothing", "scratch.num_frames")),
+    Case("train: estimate with zero frames", command("sam2-train", "-c", "demo", "--estimate-memory", "scratch.num_frames=0"), ("scratch.num_frames=0",)),
+    Case("train: estimate with an unknown optimizer", command("sam2-train", "-c", "demo", "--estimate-memory", "trainer.optim.optimizer._target_=torch.optim.Nope"), ("trainer.optim.optimizer", "torch.optim.Nope")),
     Case("train: GPU memory not a size", command("sam2-train", "-c", "demo", "--estimate-memory", "--gpu-memory", "big"), ("--gpu-memory 'big'",)),
     Case("submit.sh: NUM_GPUS not a number", command("/usr/bin/env", "NUM_GPUS=eight", "SAM2_DATASET={synthetic}", SUBMIT, "--dry-run"), ("NUM_GPUS='eight'",)),
     Case("docker: misspelled config", command("/usr/bin/env", "SAM2_CONFIG=demoo", "SAM2_DATASET={synthetic}", DOCKER, "--dry-run"), ("demoo",)),
