@@ -37,6 +37,7 @@ import training.trainer as stock
 from tqdm import tqdm
 from training.utils.distributed import barrier
 
+from training_ext.cli.common import on_host
 from training_ext.devices import cpu_threads_per_rank, resolve_accelerator
 from training_ext.evaluation.in_training import BEST_METRIC, VOSValidation
 from training_ext.launch.rank_errors import rank_error_boundary
@@ -241,7 +242,7 @@ class Trainer(stock.Trainer):
             self.stop_request.name,
             int(self.epoch),
             self.steps["train"],
-            self.checkpoint_conf.save_dir,
+            on_host(str(self.checkpoint_conf.save_dir)),
         )
         self.stop_request.hand_to_previous_handler()  # submitit: checkpoint and requeue
         raise PreemptedExit()
