@@ -6,29 +6,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import TRAIN_VIDEOS, check_ok, run_command, train_demo
+from helpers import synthetic_dataset, train_demo
 
 
 @pytest.fixture(scope="session")
 def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("data") / "synthetic"
-    check_ok(
-        run_command(
-            "sam2-data",
-            "synth",
-            "--out",
-            root,
-            "--seed",
-            "3",
-            "--train-videos",
-            TRAIN_VIDEOS,
-            "--val-videos",
-            2,
-            "--frames",
-            8,
-        )
-    )
-    return root
+    return synthetic_dataset(tmp_path_factory.mktemp("data") / "synthetic")
 
 
 @pytest.fixture(scope="session")

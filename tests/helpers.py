@@ -21,6 +21,28 @@ STEPS_PER_EPOCH = 2 * TRAIN_VIDEOS
 FAST_OVERRIDES = ["scratch.num_epochs=1", "trainer.logging.log_scalar_frequency=1"]
 
 
+def synthetic_dataset(root: Path) -> Path:
+    """The tests' synthetic set (`sam2-data synth`: TRAIN_VIDEOS train, 2 val videos) in
+    ``root``."""
+    check_ok(
+        run_command(
+            "sam2-data",
+            "synth",
+            "--out",
+            root,
+            "--seed",
+            "3",
+            "--train-videos",
+            TRAIN_VIDEOS,
+            "--val-videos",
+            2,
+            "--frames",
+            8,
+        )  # fmt: skip
+    )
+    return root
+
+
 def run_command(
     name: str,
     *args: str,

@@ -21,7 +21,7 @@ from helpers import (
     last_checkpoint,
     wait_for_training_step,
 )
-from slurm_cluster import LocalSlurm, missing_binaries
+from slurm_cluster import LocalSlurm, job_env, require, running, submit
 
 from training_ext.runs.tensorboard_logs import read_step_losses
 
@@ -35,50 +35,18 @@ STEPS_PER_TASK = STEPS_PER_EPOCH // TASKS
 
 @pytest.fixture(scope="module")
 def slurm(tmp_path_factory: pytest.TempPathFactory) -> LocalSlurm:
-    missing = missing_binaries()
-    if missing:
-        message = f"SLURM not installed ({', '.join(missing)}): apt-get install slurmctld slurmd"
-        if os.environ.get("SAM2_REQUIRE_SLURM"):
-            pytest.fail(message)
-        pytest.skip(message)
-    cluster = LocalSlurm(tmp_path_factory.mktemp("slurm"))
-    cluster.start()
-    yield cluster
-    cluster.stop()
-
-
-def job_env(slurm: LocalSlurm, run_dir: Path, **extra: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        **slurm.env,
-        "PATH": f"{BIN}:{os.environ['PATH']}",
-        "NUM_GPUS": str(TASKS),
-        "CPUS_PER_TASK": "1",
-        "TIME": "30",
-        "SAM2_OUTPUT": str(run_dir),
-        "SBATCH_EXTRA": f"--output={run_dir.parent / 'job.out'}",
-        **extra,
-    }
-
-
-def submit(env: dict[str, str], synthetic_root: Path, *overrides: str) -> str:
-    result = check_ok(
-        subprocess.run(
-            [str(SUBMIT), f"dataset.root={synthetic_root}", *FAST_OVERRIDES, *overrides],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-        )
-    )
-    return result.stdout.split()[-1]  # "Submitted batch job <id>"
+    require(LocalSlurm)
+    with running(LocalSlurm(tmp_path_factory.mktemp("slurm"))) as cluster:
+        yield cluster
 
 
 def test_sbatch_job_with_two_tasks_trains_and_writes_a_checkpoint(
     slurm: LocalSlurm, synthetic_root: Path, tmp_path: Path
 ) -> None:
     run_dir = tmp_path / "run"
-    job_id = submit(job_env(slurm, run_dir), synthetic_root, "validation=none")
+    job_id = submit(
+        slurm, job_env(slurm, run_dir, NUM_GPUS=str(TASKS)), synthetic_root, "validation=none"
+    )
     job = slurm.wait_for_job(job_id)
     output = (tmp_path / "job.out").read_text()
     assert job["JobState"] == "COMPLETED", output[-3000:]
@@ -92,7 +60,7 @@ def test_cpu_job_without_gpus_submits_and_trains(
 ) -> None:
     run_dir = tmp_path / "run"
     env = job_env(slurm, run_dir, NUM_GPUS="0", TASKS_PER_NODE=str(TASKS))
-    job = slurm.wait_for_job(submit(env, synthetic_root, "validation=none"))
+    job = slurm.wait_for_job(submit(slurm, env, synthetic_root, "validation=none"))
     output = (tmp_path / "job.out").read_text()
     assert job["JobState"] == "COMPLETED", output[-3000:]
     assert re.search(rf"^WORLD_SIZE={TASKS}$", (run_dir / "logs" / "log.txt").read_text(), re.M)
@@ -102,8 +70,8 @@ def test_signalled_sbatch_job_checkpoints_requeues_and_resumes_at_that_step(
     slurm: LocalSlurm, synthetic_root: Path, tmp_path: Path
 ) -> None:
     run_dir = tmp_path / "run"
-    env = job_env(slurm, run_dir)
-    job_id = submit(env, synthetic_root, "validation=none", "trainer.logging.log_freq=1")
+    env = job_env(slurm, run_dir, NUM_GPUS=str(TASKS))
+    job_id = submit(slurm, env, synthetic_root, "validation=none", "trainer.logging.log_freq=1")
     wait_for_training_step(run_dir / "logs" / "log.txt", 3)
     # What SLURM does two minutes before the time limit (#SBATCH --signal=USR1@120).
     check_ok(subprocess.run(["scancel", "--signal=USR1", job_id], env=env, capture_output=True))
@@ -127,7 +95,7 @@ def test_submitit_job_survives_preemption_and_completes(
     """`sam2-train --use-cluster 1` (the stock submitit path), signalled as submitit's
     preemption notice: the checkpoint is saved, submitit requeues, the job finishes."""
     run_dir = tmp_path / "run"
-    env = job_env(slurm, run_dir)
+    env = job_env(slurm, run_dir, NUM_GPUS=str(TASKS))
     result = check_ok(
         subprocess.run(
             [
