@@ -57,7 +57,7 @@ pretrain: $(STAMP) $(PRETRAIN_DATA)
 		launcher.experiment_log_dir=$(CURDIR)/$(PRETRAIN_RUN)
 
 test: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=25  # the 25 slowest, so CI shows where its time goes
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -206,6 +206,19 @@ def test_distractors_move_outside_the_masks() -> None:
     assert background_change(SceneStyle(distractors=3)) > 5 * background_change(SceneStyle())
 
 
+def test_low_light_camera_darkens_and_adds_noise() -> None:
+    """The same scene (a seed whose first draw is kept) through a camera with gain 0.5 and
+    sensor noise: half as bright, and neighbouring background pixels differ by about the noise."""
+    clean, clean_masks = render_video(np.random.default_rng(0), SynthSpec(frames=4))
+    dark_style = SceneStyle(brightness=0.5, sensor_noise=24.0)
+    dark, dark_masks = render_video(np.random.default_rng(0), SynthSpec(frames=4, style=dark_style))
+    np.testing.assert_array_equal(dark_masks, clean_masks)
+    assert 0.45 < dark.mean() / clean.mean() < 0.6
+    row_step = np.diff(dark.astype(float), axis=2)[clean_masks[..., 1:] == 0]
+    clean_step = np.diff(clean.astype(float), axis=2)[clean_masks[..., 1:] == 0]
+    assert clean_step.std() < 10 < 24 < row_step.std() < 40  # noise std x sqrt(2) ~ 34
+
+
 def test_unknown_style_is_refused(tmp_path: Path) -> None:
     result = run_command("sam2-data", "synth", "--out", tmp_path / "x", "--style", "fancy")
     assert result.returncode == 2 and "invalid choice: 'fancy'" in result.stderr

@@ -2,7 +2,7 @@
 
 sam2-data synth --out data/synthetic --seed 0     # DAVIS-layout synthetic train/val set
 sam2-data synth --out data/reappear --reappear    # objects vanish for a while and come back
-sam2-data synth --out data/shifted --style shifted  # stars and crosses on a cluttered background
+sam2-data synth --out data/shifted --style shifted  # stars and crosses, cluttered, low light
 sam2-data validate train.json --image-root imgs/  # every problem, one line each; exit 2 on errors
 sam2-data stats data/synthetic --plot stats.png   # videos, frames, objects, mask areas
 sam2-data convert train.json --image-root imgs/ --to davis --out data/davis
@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="basic",
         help="scene preset: basic (the demo set), pretrain (broad: more shapes and textures, "
         "speeds, growth, vanishing objects, distractors), shifted (shapes, textures and a "
-        "background left out of pretrain)",
+        "background left out of pretrain, seen by a dark, noisy camera)",
     )
 
     validate = commands.add_parser(

@@ -6,10 +6,11 @@ drawn in depth order, so nearer shapes occlude farther ones and masks hold only 
 pixels. Everything derives from one seed: the same seed gives the same bytes.
 
 A ``SceneStyle`` sets what the scenes look like (shapes, textures, sizes, speed, growth,
-vanishing objects, unannotated distractors, background); ``STYLES`` names the presets:
+vanishing objects, unannotated distractors, background, the camera's gain and noise); ``STYLES``
+names the presets:
 ``basic`` (the demo set), ``pretrain`` (the broad set the shipped model is pretrained on) and
-``shifted`` (shapes, textures and a background the pretrained model never saw: the demo's
-fine-tuning domain).
+``shifted`` (shapes, textures, a background and a low-light camera the pretrained model never
+saw: the demo's fine-tuning domain).
 
 Layout written under ``out``::
 
@@ -48,6 +49,8 @@ class SceneStyle:
     vanish_prob: float = 0.0  # chance that an object vanishes for a stretch and comes back
     distractors: int = 0  # up to this many unannotated moving shapes
     background: str = "smooth"
+    brightness: float = 1.0  # the camera's gain: below 1, a darker scene
+    sensor_noise: float = 0.0  # std of the camera's per-pixel noise, in grey levels
 
 
 STYLES = {
@@ -67,6 +70,8 @@ STYLES = {
         radius=(0.08, 0.2),
         speed=(0.5, 1.2),
         background="cluttered",
+        brightness=0.5,
+        sensor_noise=24.0,
     ),
 }
 
@@ -159,6 +164,15 @@ def _background(rng: np.random.Generator, height: int, width: int, kind: str) ->
             cv2.ellipse(clutter, center, axes, rng.uniform(0, 180), 0, 360, 1, -1)
             image[clutter.astype(bool)] += rng.uniform(-50, 50, size=3)
     return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def _camera(rng: np.random.Generator, frame: np.ndarray, style: SceneStyle) -> np.ndarray:
+    """What a camera with the style's gain and sensor noise records of ``frame``."""
+    if style.brightness == 1.0 and not style.sensor_noise:
+        return frame
+    recorded = frame.astype(np.float32) * style.brightness
+    recorded += rng.normal(0, style.sensor_noise, size=frame.shape)
+    return np.clip(recorded, 0, 255).astype(np.uint8)
 
 
 def _random_shape(rng: np.random.Generator, spec: SynthSpec) -> MovingShape:
@@ -259,7 +273,7 @@ def render_video(rng: np.random.Generator, spec: SynthSpec) -> tuple[np.ndarray,
                 mask = _shape_mask(shape, t, spec.height, spec.width)
                 _paste_texture(frame, mask, shape, t)
                 masks[t][mask] = object_id
-            frames[t] = frame
+            frames[t] = _camera(rng, frame, style)
         if (masks[0] == 1).sum() >= 20:
             return frames, masks
 
