@@ -137,7 +137,7 @@ def test_estimate_memory_as_typed():
     lines = result.stdout.strip().splitlines()
     assert lines[-1].startswith("sam2-train: demo fits: ~")
     assert "estimated peak GPU memory of a training step" in lines[0]
-    assert any("128 px, 6 frames, 3 objects" in line for line in lines)
+    assert any("256 px, 6 frames, 3 objects" in line for line in lines)
     assert any(line.strip().startswith("approximated:") for line in lines)
 
 
