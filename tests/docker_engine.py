@@ -15,7 +15,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 MAKE_CPU_BASE = REPO / "docker" / "make_cpu_base.sh"
-TORCH_PACKAGES = "torch==2.14.1 torchvision==0.29.1"  # as the Makefile's, the same wheels
 APT_PACKAGES = ("docker.io", "debootstrap")
 # https in containers goes through this machine's intercepting proxy: trust the host's CA bundle.
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -139,7 +138,7 @@ def local_package_folders(config: dict[str, str]) -> list[str]:
 def cpu_base_env() -> dict[str, str]:
     """The make_cpu_base.sh environment: this machine's local wheels, its proxy's CA bundle."""
     config = pip_config()
-    env = {**os.environ, "TORCH_PACKAGES": TORCH_PACKAGES}
+    env = {key: value for key, value in os.environ.items() if key != "TORCH_PACKAGES"}
     env["SAM2_PIP_BIND"] = " ".join(local_package_folders(config))
     for key in ("extra-index-url", "find-links"):
         if key in config:
@@ -158,9 +157,9 @@ def available_memory_gib() -> float:
 
 
 def cpu_base_tag(env: dict[str, str]) -> str:
-    """``sam2-test-base:<hash>`` of the recipe: the script, the packages, the CA bundle."""
+    """``sam2-test-base:<hash>`` of the recipe: the script (its default torch is `make`'s) and the
+    CA bundle."""
     recipe = hashlib.sha256(MAKE_CPU_BASE.read_bytes())
-    recipe.update(env["TORCH_PACKAGES"].encode())
     if "SAM2_PIP_CERT" in env:
         recipe.update(Path(env["SAM2_PIP_CERT"]).read_bytes())
     return f"sam2-test-base:{recipe.hexdigest()[:12]}"

@@ -56,5 +56,6 @@ def test_memory_meter_reports_resident_memory_on_cpu() -> None:
     for _ in range(3):
         meter.update(reset_peak_usage=True)  # the stock meter raises here without CUDA
     assert meter.count == 3
-    assert 0.01 < meter.val < 64 and meter.peak >= meter.avg > 0
+    assert 0.01 < meter.val < 64 and meter.avg > 0
+    assert meter.peak >= meter.avg or meter.peak == pytest.approx(meter.avg)  # avg is sum / count
     assert str(meter).startswith("Mem (GB): ")

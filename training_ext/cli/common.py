@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import sys
 from collections.abc import Callable
 from typing import NoReturn
 
 from training_ext.errors import UserError
+from training_ext.host_paths import on_host
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -37,16 +36,3 @@ def exit_code(prog: str, command: Callable[[], object]) -> int:
         print(f"{prog}: error: {on_host(str(error))}", file=sys.stderr)
         return getattr(error, "exit_code", 2)
     return 0
-
-
-def on_host(text: str) -> str:
-    """``text`` with container paths replaced by the host folders mounted there.
-
-    ``$SAM2_HOST_PATHS`` (set by run_training_docker.sh) lists ``container=host`` pairs separated
-    by ``;``, e.g. ``/output=/home/me/sam2_logs;/data=/srv/MOSE``.
-    """
-    for pair in filter(None, os.environ.get("SAM2_HOST_PATHS", "").split(";")):
-        container, _, host = pair.partition("=")
-        if container and host:
-            text = re.sub(rf"(?<![\w/]){re.escape(container)}(?![\w.-])", host, text)
-    return text

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from training_ext.cli.common import ArgumentParser, exit_code, on_host
+from training_ext.cli.common import ArgumentParser, exit_code
 from training_ext.config import (
     available_configs,
     compose_config,
@@ -28,6 +28,7 @@ from training_ext.config import (
 )
 from training_ext.devices import resolve_accelerator
 from training_ext.errors import UserError
+from training_ext.host_paths import on_host
 from training_ext.launch.checks import validate_step_config, validate_training_config
 from training_ext.launch.external import require_process_environment, run_this_process
 from training_ext.launch.finished_run import finished_run_message

@@ -37,9 +37,9 @@ import training.trainer as stock
 from tqdm import tqdm
 from training.utils.distributed import barrier
 
-from training_ext.cli.common import on_host
 from training_ext.devices import cpu_threads_per_rank, resolve_accelerator
 from training_ext.evaluation.in_training import BEST_METRIC, VOSValidation
+from training_ext.host_paths import on_host
 from training_ext.launch.rank_errors import rank_error_boundary
 from training_ext.resume.checkpoint_io import atomic_torch_save, rng_states_of_all_ranks
 from training_ext.resume.epoch_resume import EpochLoader, ResumableTrainData
