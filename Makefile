@@ -46,7 +46,7 @@ demo: $(STAMP) $(DEMO_DATA)
 	$(BIN)/sam2-eval compare "pretrained=$(DEMO_RUN)/eval_pretrained" \
 		"fine-tuned=$(DEMO_RUN)/eval_finetuned" --out $(DEMO_RUN)/j_and_f_per_video.png
 
-# The shipped model's recipe (README: "The demo model"): ~1 h on 2 CPU cores. Stop it at any
+# The shipped model's recipe (README: "The demo model"): ~1.5 h on 2 CPU cores. Stop it at any
 # time (Ctrl-C, kill): `make pretrain` again resumes from the last checkpoint.
 $(PRETRAIN_DATA): | $(STAMP)
 	$(BIN)/sam2-data synth --out $(PRETRAIN_DATA) --style pretrain --seed 1000 \

@@ -45,8 +45,8 @@ def test_stock_builder_loads_the_shipped_model_strictly() -> None:
 def test_shipped_model_segments_held_out_videos(tmp_path: Path) -> None:
     data = synth(tmp_path / "d", "--style", "pretrain", "--seed", HELD_OUT_SEED, "--val-videos", 4)
     summary = evaluate(data, tmp_path / "eval", "--processes", 2)
-    # measured 0.544 on these 4 videos (0.536 on 24); the 0.80 is not reached
-    assert summary["videos"] == 4 and summary["J&F"] >= 0.50, summary
+    # measured 0.638 on these 4 videos (0.703 on 24); the 0.80 is not reached
+    assert summary["videos"] == 4 and summary["J&F"] >= 0.60, summary
 
 
 def test_rcms_promotes_with_the_shipped_model(tmp_path: Path) -> None:
