@@ -157,7 +157,7 @@ def available_memory_gib() -> float:
 
 
 def cpu_base_tag(env: dict[str, str]) -> str:
-    """``sam2-test-base:<hash>`` of the recipe: the script (its default torch is `make`'s) and the
+    """``sam2-test-base:<hash>`` of the recipe: the script (its default torch is ``make``'s) and the
     CA bundle."""
     recipe = hashlib.sha256(MAKE_CPU_BASE.read_bytes())
     if "SAM2_PIP_CERT" in env:
