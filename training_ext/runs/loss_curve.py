@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 from matplotlib.figure import Figure
 
 from training_ext.runs.tensorboard_logs import (
@@ -17,7 +18,7 @@ STEPS_TAG = "Trainer/steps_train"  # per epoch: the step count at its end
 
 
 def plot_loss_curve(tensorboard_dir: Path, out_png: Path) -> Path | None:
-    """Plot each step-loss series with its moving average, and the validation J&F after each
+    """Plot each step-loss series with its moving median, and the validation J&F after each
     validated epoch on a second axis; None when nothing was logged yet."""
     losses = read_step_losses(tensorboard_dir)
     if losses.empty:
@@ -28,8 +29,8 @@ def plot_loss_curve(tensorboard_dir: Path, out_png: Path) -> Path | None:
         name = tag.removeprefix(STEP_LOSS_PREFIX)
         axis.plot(series.step, series.loss, alpha=0.3, linewidth=1)
         window = max(1, len(series) // 15)
-        smooth = series.loss.rolling(window, min_periods=1).mean()
-        axis.plot(series.step, smooth, linewidth=2, label=f"{name} (moving mean of {window})")
+        smooth = moving_median(series.loss, window)
+        axis.plot(series.step, smooth, linewidth=2, label=f"{name} (moving median of {window})")
     axis.set_xlabel("training step")
     axis.set_ylabel("loss")
     axis.set_yscale("log")
@@ -46,6 +47,13 @@ def plot_loss_curve(tensorboard_dir: Path, out_png: Path) -> Path | None:
     figure.tight_layout()
     figure.savefig(out_png)
     return out_png
+
+
+def moving_median(losses: pd.Series, window: int) -> pd.Series:
+    """The trend line of a step loss. A median, not a mean: a step where SAM2 calls a visible
+    object absent sets its mask logits to -1024 and logs a loss of hundreds (no gradient comes
+    of it), which would lift a moving mean for a whole window."""
+    return losses.rolling(window, min_periods=1).median()
 
 
 def _validation_by_step(tensorboard_dir: Path):
