@@ -74,6 +74,14 @@ fi
 run_name=${config//\//_}
 command -v docker > /dev/null || fail "docker is not on PATH: install Docker (and the NVIDIA Container Toolkit for GPUs)"
 
+# Under sudo, the container runs as the user who called sudo (not root), who then owns the output.
+user_id=$(id -u)
+group_id=$(id -g)
+if ((user_id == 0)) && [[ "${SUDO_UID:-}" =~ ^[0-9]+$ ]]; then
+    user_id=$SUDO_UID
+    group_id=${SUDO_GID:-$SUDO_UID}
+fi
+
 gpu_flags=()
 launcher_flags=(--num-gpus "$num_gpus")
 if ((num_gpus == 0)); then
@@ -82,7 +90,7 @@ else
     gpu_flags=(--gpus "$num_gpus")
 fi
 
-docker_run=(docker run --rm --ipc=host --user "$(id -u):$(id -g)"
+docker_run=(docker run --rm --ipc=host --user "$user_id:$group_id"
     "${gpu_flags[@]}" "${mounts[@]}" -v "$output:/output" "${environment[@]}" "$image"
     -c "$config" "${launcher_flags[@]}" "launcher.experiment_log_dir=/output/$run_name"
     "${overrides[@]}")
@@ -100,6 +108,9 @@ if ((dry_run)); then
     echo
     exit 0
 fi
-mkdir -p "$output" || fail "cannot create SAM2_OUTPUT=$output"
+if [[ ! -d "$output" ]]; then
+    mkdir -p "$output" || fail "cannot create SAM2_OUTPUT=$output"
+    chown "$user_id:$group_id" "$output"
+fi
 docker image inspect "$image" > /dev/null 2>&1 || "${docker_build[@]}"
 exec "${docker_run[@]}"

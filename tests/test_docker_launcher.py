@@ -113,6 +113,23 @@ def test_builds_the_missing_image_then_runs(docker_stub, synthetic_root: Path, t
     assert (tmp_path / "out").is_dir()
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="sudo runs the script as root")
+def test_under_sudo_the_container_runs_as_the_calling_user(docker_stub, synthetic_root, tmp_path):
+    env = {
+        **docker_stub,
+        "SAM2_DATASET": str(synthetic_root),
+        "SAM2_OUTPUT": str(tmp_path / "out"),
+        "IMAGE_MISSING": "0",
+        "SUDO_UID": "4321",
+        "SUDO_GID": "8765",
+    }
+    assert launch(env=env, cwd=tmp_path).returncode == 0
+    _, run = docker_calls(Path(docker_stub["DOCKER_LOG"]))
+    assert run[run.index("--user") + 1] == "4321:8765"
+    output = (tmp_path / "out").stat()
+    assert (output.st_uid, output.st_gid) == (4321, 8765)  # the user's checkpoints, not root's
+
+
 def test_base_image_and_cuda_build_are_passed_to_docker_build(
     docker_stub, synthetic_root: Path, tmp_path: Path
 ) -> None:
