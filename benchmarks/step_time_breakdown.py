@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterator
-from itertools import islice
+from itertools import islice, pairwise
 from pathlib import Path
 
 import torch
@@ -26,7 +27,9 @@ from hydra.utils import instantiate
 from tqdm import tqdm
 from training.trainer import CORE_LOSS_KEY
 
+from training_ext.cli.common import exit_code, positive_int
 from training_ext.config import compose_config, config_name_from_argument, initialize_hydra
+from training_ext.errors import UserError
 
 WARMUP_STEPS = 3
 PROFILED_STEPS = 5
@@ -64,18 +67,26 @@ def training_steps(model, loss, optimizer, batches: Iterator, phases: dict[str, 
         marks.append(time.perf_counter())
         optimizer.step()
         marks.append(time.perf_counter())
-        for phase, start, end in zip(PHASES, marks, marks[1:], strict=False):
+        for phase, (start, end) in zip(PHASES, pairwise(marks), strict=True):
             phases[phase] += end - start
 
 
 def main() -> None:
+    sys.exit(exit_code("step_time_breakdown.py", breakdown))
+
+
+def breakdown() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="pretrain_synthetic")
     parser.add_argument("--data", type=Path, required=True, help="dataset root (DAVIS layout)")
-    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--steps", type=positive_int, default=40)
     parser.add_argument("overrides", nargs="*", help="Hydra key=value overrides")
     args = parser.parse_args()
 
+    if not (args.data / "JPEGImages").is_dir():
+        raise UserError(
+            f"--data {args.data}: no JPEGImages/ folder; give a DAVIS-layout dataset root"
+        )
     torch.set_num_threads(1)  # one CPU rank's share on a 2-core machine with 2 ranks
     os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
     os.environ.setdefault("MASTER_PORT", "29561")
