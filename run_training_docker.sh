@@ -109,8 +109,11 @@ if ((dry_run)); then
     exit 0
 fi
 if [[ ! -d "$output" ]]; then
+    # Every folder created here belongs to the user the container runs as (not root under sudo).
+    first_new=$output
+    while [[ ! -d "$(dirname "$first_new")" ]]; do first_new=$(dirname "$first_new"); done
     mkdir -p "$output" || fail "cannot create SAM2_OUTPUT=$output"
-    chown "$user_id:$group_id" "$output"
+    chown -R "$user_id:$group_id" "$first_new"
 fi
 docker image inspect "$image" > /dev/null 2>&1 || "${docker_build[@]}"
 exec "${docker_run[@]}"

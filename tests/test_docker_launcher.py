@@ -118,7 +118,7 @@ def test_under_sudo_the_container_runs_as_the_calling_user(docker_stub, syntheti
     env = {
         **docker_stub,
         "SAM2_DATASET": str(synthetic_root),
-        "SAM2_OUTPUT": str(tmp_path / "out"),
+        "SAM2_OUTPUT": str(tmp_path / "runs" / "mine" / "out"),
         "IMAGE_MISSING": "0",
         "SUDO_UID": "4321",
         "SUDO_GID": "8765",
@@ -126,8 +126,10 @@ def test_under_sudo_the_container_runs_as_the_calling_user(docker_stub, syntheti
     assert launch(env=env, cwd=tmp_path).returncode == 0
     _, run = docker_calls(Path(docker_stub["DOCKER_LOG"]))
     assert run[run.index("--user") + 1] == "4321:8765"
-    output = (tmp_path / "out").stat()
-    assert (output.st_uid, output.st_gid) == (4321, 8765)  # the user's checkpoints, not root's
+    for created in ("runs", "runs/mine", "runs/mine/out"):  # the user's folders, not root's
+        folder = (tmp_path / created).stat()
+        assert (folder.st_uid, folder.st_gid) == (4321, 8765), created
+    assert tmp_path.stat().st_uid != 4321  # folders that existed are left alone
 
 
 def test_base_image_and_cuda_build_are_passed_to_docker_build(
