@@ -1,7 +1,8 @@
 """Do the training controls change the result? Fine-tunes of the shipped model on the shifted
-synthetic domain (the `demo` recipe), scored on its held-out videos under each prompt type.
+synthetic domain (the `demo` recipe), scored on held-out test videos under each prompt type.
 
-    .venv/bin/python benchmarks/demo_controls.py [--data data/shifted] [--out bench_controls]
+    .venv/bin/python benchmarks/demo_controls.py [--data data/shifted] [--test data/shifted_test]
+        [--out bench_controls]
 
 Variants: full fine-tune with mask prompts (the demo), the `memory_finetune` recipe's settings
 (memory modules only, temporal loss 0.1), and `prompt=mixed|point|box` (what the first frame of
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -39,6 +41,13 @@ VARIANTS = {
 PROMPTS = ("mask", "point", "box")
 
 
+def synthetic_set(path: Path, seed: int, spec: SynthSpec) -> Path:
+    """``path``, written as a shifted-style synthetic set unless it exists."""
+    if not path.exists():
+        generate(path, seed=seed, spec=replace(spec, style=STYLES["shifted"]))
+    return path
+
+
 def evaluate(data: Path, out: Path, prompt: str, *model: str) -> float:
     """Held-out J&F of a model (``--run DIR`` or ``--config demo --checkpoint FILE``)."""
     if not (out / "scores" / "summary.json").is_file():
@@ -51,20 +60,17 @@ def evaluate(data: Path, out: Path, prompt: str, *model: str) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, help="a `sam2-data synth --style shifted` set")
+    parser.add_argument("--data", type=Path, help="training set (`make demo`'s data/shifted)")
+    parser.add_argument("--test", type=Path, help="test set (`make demo`'s data/shifted_test)")
     parser.add_argument("--out", type=Path, default=Path("bench_controls"))
     args = parser.parse_args()
-    data = args.data
-    if data is None:
-        data = args.out / "data"
-        if not data.exists():
-            spec = SynthSpec(val_videos=16, style=STYLES["shifted"])
-            generate(data, seed=0, spec=spec)
+    data = args.data or synthetic_set(args.out / "data", 0, SynthSpec(val_videos=16))
+    test = args.test or synthetic_set(args.out / "test", 1, SynthSpec(0, 64))
     rows = [
         {"model": "pretrained (no fine-tune)"}
         | {
             f"J&F {prompt} prompt": evaluate(
-                data,
+                test,
                 args.out / f"pretrained_{prompt}",
                 prompt,
                 "--config",
@@ -84,14 +90,14 @@ def main() -> None:
         row = {"model": name}
         for prompt in PROMPTS:
             row[f"J&F {prompt} prompt"] = evaluate(
-                data, args.out / f"run{index}_{prompt}", prompt, "--run", str(run_dir)
+                test, args.out / f"run{index}_{prompt}", prompt, "--run", str(run_dir)
             )
         row["ms/step"] = step_times(run_dir / "tensorboard").median() * 1e3
         row["peak RSS (GB)"] = memory.value.max()
         rows.append(row)
     table = pd.DataFrame(rows).set_index("model")
-    print(f"shifted domain, {len(data.joinpath('ImageSets', 'val.txt').read_text().split())} "
-          "held-out videos, first-frame prompts")  # fmt: skip
+    print(f"shifted domain, {len(test.joinpath('ImageSets', 'val.txt').read_text().split())} "
+          "test videos, first-frame prompts")  # fmt: skip
     print(table.to_markdown(floatfmt=".3f"))
 
 

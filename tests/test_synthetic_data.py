@@ -158,6 +158,21 @@ def test_reappear_makes_every_object_vanish_and_come_back(tmp_path: Path) -> Non
             assert gone.any() and gone.sum() >= 3, (video.name, object_id, visible)
 
 
+def test_zero_train_videos_make_a_test_set(tmp_path: Path) -> None:
+    args = ["sam2-data", "synth", "--style", "shifted", "--val-videos", "2", "--frames", "4"]
+    check_ok(run_command(*args, "--out", tmp_path / "test", "--train-videos", "0"))
+    lists = tmp_path / "test" / "ImageSets"
+    assert (lists / "train.txt").read_text() == ""
+    assert (lists / "val.txt").read_text().split() == ["val_0000", "val_0001"]
+    assert sorted(p.name for p in (tmp_path / "test" / "JPEGImages").iterdir()) == [
+        "val_0000",
+        "val_0001",
+    ]
+    bad = run_command(*args, "--out", tmp_path / "bad", "--train-videos", "-1")
+    assert_one_line_error(bad, "--train-videos: must be >= 0, got -1")
+    assert not (tmp_path / "bad").exists()
+
+
 @pytest.mark.slow
 def test_styles_are_deterministic_and_differ(tmp_path: Path) -> None:
     digests = {}

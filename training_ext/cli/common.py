@@ -27,6 +27,14 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
 def exit_code(prog: str, command: Callable[[], object]) -> int:
     """Run ``command``; a UserError becomes one line on stderr and exit code 2 (or the error's
     own ``exit_code``)."""

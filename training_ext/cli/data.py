@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from training_ext.cli.common import ArgumentParser, exit_code, positive_int
+from training_ext.cli.common import ArgumentParser, exit_code, non_negative_int, positive_int
 from training_ext.data.adapters.convert import davis_to_json, index_to_davis
 from training_ext.data.adapters.file_checks import check_davis_files, check_indexed_files
 from training_ext.data.adapters.indexed import DatasetIndex
@@ -33,7 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = SynthSpec()
     synth.add_argument("--out", type=Path, required=True, help="folder to create")
     synth.add_argument("--seed", type=int, default=0, help="same seed, same files")
-    synth.add_argument("--train-videos", type=positive_int, default=defaults.train_videos)
+    synth.add_argument(
+        "--train-videos",
+        type=non_negative_int,
+        default=defaults.train_videos,
+        help="0: a test set (val split only)",
+    )
     synth.add_argument("--val-videos", type=positive_int, default=defaults.val_videos)
     synth.add_argument("--frames", type=positive_int, default=defaults.frames)
     synth.add_argument("--width", type=positive_int, default=defaults.width)

@@ -309,5 +309,6 @@ def generate(out: Path, seed: int, spec: SynthSpec = SynthSpec(), progress: bool
                     frames, masks = render_video(rng, spec)
                     _write_video(staging, name, frames, masks)
                     bar.update()
-                (staging / "ImageSets" / f"{split}.txt").write_text("\n".join(names) + "\n")
+                listing = "".join(f"{name}\n" for name in names)  # empty for no videos
+                (staging / "ImageSets" / f"{split}.txt").write_text(listing)
     return out
