@@ -16,14 +16,17 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 from common import BIN, check, run_ours, step_times
 
+from training_ext.cli.common import exit_code
 from training_ext.config import SHIPPED_MODELS
 from training_ext.data.synthetic import STYLES, SynthSpec, generate
+from training_ext.evaluation.inference import dataset_videos
 from training_ext.runs.tensorboard_logs import read_tensorboard_series
 
 SHIPPED = SHIPPED_MODELS / "tiny_demo_synthetic.pt"
@@ -59,6 +62,10 @@ def evaluate(data: Path, out: Path, prompt: str, *model: str) -> float:
 
 
 def main() -> None:
+    sys.exit(exit_code("demo_controls.py", controls))
+
+
+def controls() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, help="training set (`make demo`'s data/shifted)")
     parser.add_argument("--test", type=Path, help="test set (`make demo`'s data/shifted_test)")
@@ -66,6 +73,8 @@ def main() -> None:
     args = parser.parse_args()
     data = args.data or synthetic_set(args.out / "data", 0, SynthSpec(val_videos=16))
     test = args.test or synthetic_set(args.out / "test", 1, SynthSpec(0, 64))
+    for root, split in ((data, "train"), (data, "val"), (test, "val")):  # one line if unusable
+        dataset_videos(root, root / "ImageSets" / f"{split}.txt")
     rows = [
         {"model": "pretrained (no fine-tune)"}
         | {

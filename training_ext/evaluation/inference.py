@@ -51,7 +51,7 @@ def dataset_videos(root: Path, file_list: Path | None = None) -> list[VideoPaths
     for folder in (frames_root, masks_root):
         if not folder.is_dir():
             raise UserError(
-                f"{folder} does not exist: --data must hold JPEGImages/ and Annotations/"
+                f"{folder} does not exist: a dataset root holds JPEGImages/ and Annotations/"
             )
     if file_list is not None:
         if not file_list.is_file():
@@ -60,7 +60,7 @@ def dataset_videos(root: Path, file_list: Path | None = None) -> list[VideoPaths
     else:
         names = sorted(p.name for p in frames_root.iterdir() if p.is_dir())
     if not names:
-        raise UserError(f"no videos in {frames_root}")
+        raise UserError(f"no videos in {file_list or frames_root}")
     videos = [VideoPaths(name, frames_root / name, masks_root / name) for name in names]
     for video in videos:
         if not video.frames_dir.is_dir() or not video.masks_dir.is_dir():
